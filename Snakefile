@@ -1,0 +1,20 @@
+# goodnet: repair BadNets with fine-pruning and build GoodNets.
+# Default: the embedded demo (config/config.yaml). Real study: --configfile config/csaw2020.yaml
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/badnets.smk"
+include: "rules/prune.smk"
+include: "rules/repair.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),

@@ -1,0 +1,5 @@
+import sys
+
+from goodnet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,133 @@
+"""The ``goodnet`` command: the challenge's eval.py and submission interface.
+
+  goodnet eval CLEAN.h5 POISONED.h5 MODEL     clean accuracy and attack success rate
+  goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
+
+MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
+weights .h5 with --architecture. Errors are one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from goodnet.errors import GoodnetError
+
+# The CSAW-HackML-2020 eval.py divides pixels by 255; GoodNet folders record their own.
+DEFAULT_SCALE = 255.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="goodnet", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def model_args(sp):
+        sp.add_argument("--input-scale", type=float, default=None,
+                        help=f"divide pixels by this (default: the GoodNet's own, else {DEFAULT_SCALE:g})")
+        sp.add_argument("--architecture", default=None,
+                        help="MODEL is a weights-only .h5 for this built-in architecture (deepid)")
+
+    ev = sub.add_parser("eval", help="clean accuracy and attack success rate, as the challenge's eval.py")
+    ev.add_argument("clean", help="clean test data (CSAW h5)")
+    ev.add_argument("poisoned", help="poisoned test data (CSAW h5, labels = attacker's target)")
+    ev.add_argument("model", help="GoodNet folder, .keras / .h5 model, or weights .h5")
+    model_args(ev)
+    ev.add_argument("--batch-size", type=int, default=512)
+
+    pr = sub.add_parser("predict", help="one class in [0, N] per image (N: flagged as poisoned)")
+    pr.add_argument("model", help="GoodNet folder, .keras / .h5 model, or weights .h5")
+    pr.add_argument("images", nargs="+", help="png or jpeg images of the model's input size")
+    model_args(pr)
+    return p
+
+
+def _resolve(model_arg: str, scale: float | None, architecture: str | None):
+    """(ModelSource, input scale, flag class or None) for a MODEL argument."""
+    from goodnet.model_io import ModelSource
+
+    path = Path(model_arg)
+    if path.is_dir():
+        meta_path = path / "goodnet.json"
+        if not meta_path.is_file():
+            raise GoodnetError(path, "is a folder but not a GoodNet (no goodnet.json)")
+        try:
+            meta = json.loads(meta_path.read_text())
+            flag, own_scale = int(meta["flag_class"]), float(meta["input_scale"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise GoodnetError(meta_path, f"is not a valid GoodNet description ({e})") from None
+        return ModelSource(path / "model.keras"), scale or own_scale, flag
+    return ModelSource(path, architecture), scale or DEFAULT_SCALE, None
+
+
+def cmd_eval(args) -> None:
+    from goodnet import inference, metrics, model_io, runtime
+    from goodnet.data_io import H5Dataset
+
+    runtime.configure()
+    source, scale, flag = _resolve(args.model, args.input_scale, args.architecture)
+    model = model_io.load(source)
+    clean, poisoned = H5Dataset(args.clean), H5Dataset(args.poisoned)
+    classes = int(model.output_shape[-1]) - (1 if flag is not None else 0)
+    for data in (clean, poisoned):
+        data.check_fits(tuple(model.input_shape[1:]), classes, "the model")
+    m = metrics.evaluate(
+        inference.predict_classes(model, clean, scale, args.batch_size), clean.labels,
+        inference.predict_classes(model, poisoned, scale, args.batch_size), poisoned.labels,
+        flag_class=flag,
+    )
+    print(f"Clean Classification accuracy: {m['clean_accuracy']:.2f}")
+    print(f"Attack Success Rate: {m['attack_success_rate']:.2f}")
+    if flag is not None:
+        print(f"Poisoned inputs flagged as {flag}: {m['poisoned_flagged']:.2f}")
+        print(f"Clean inputs wrongly flagged: {m['clean_flagged']:.2f}")
+
+
+def read_image(path: Path, shape: tuple[int, int, int]):
+    """An RGB png/jpeg as an (H, W, 3) float32 array; refuses other files and sizes."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if img.format not in ("PNG", "JPEG"):
+                raise GoodnetError(path, f"is a {img.format} image; want png or jpeg")
+            rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
+    except FileNotFoundError:
+        raise GoodnetError(path, "file not found") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise GoodnetError(path, f"is not a readable png/jpeg image ({type(e).__name__})") from None
+    if rgb.shape != tuple(shape):
+        h, w = rgb.shape[:2]
+        raise GoodnetError(path, f"is {w}x{h} pixels (WxH); the model takes {shape[1]}x{shape[0]}")
+    return rgb
+
+
+def cmd_predict(args) -> None:
+    import numpy as np
+
+    from goodnet import model_io, runtime
+
+    runtime.configure()
+    source, scale, _ = _resolve(args.model, args.input_scale, args.architecture)
+    model = model_io.load(source)
+    shape = tuple(model.input_shape[1:])
+    batch = np.stack([read_image(Path(p), shape) for p in args.images]) / np.float32(scale)
+    for cls in np.argmax(np.asarray(model(batch, training=False)), axis=-1):
+        print(int(cls))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        {"eval": cmd_eval, "predict": cmd_predict}[args.command](args)
+    except GoodnetError as e:
+        print(f"goodnet: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Reading and writing image data sets in the CSAW-HackML h5 format.
+
+A data set is an h5 file with ``data`` (N,3,H,W as in the challenge files, or N,H,W,3),
+pixels 0..255 in any numeric dtype, and ``label`` (N). Files are untrusted: every check
+fails with a GoodnetError naming the file. Images are read in batches so CSAW-size files
+(>10 000 images) never need several full copies in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+from goodnet.atomic import atomic_path
+from goodnet.errors import GoodnetError
+
+# Rows read per h5 slice while validating or streaming; about 30 MB of float64 CSAW pixels.
+READ_ROWS = 1024
+
+
+class H5Dataset:
+    """A validated CSAW-format h5 data set, read lazily in batches (always NHWC out)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            with h5py.File(self.path, "r") as f:
+                self._inspect(f)
+        except GoodnetError:
+            raise
+        except FileNotFoundError:
+            raise GoodnetError(self.path, "file not found") from None
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            raise GoodnetError(self.path, f"not a readable h5 data set ({_short(e)})") from None
+
+    # -- validation -------------------------------------------------------------------
+
+    def _inspect(self, f: h5py.File) -> None:
+        for key in ("data", "label"):
+            if key not in f:
+                raise GoodnetError(self.path, f"missing dataset '{key}' (found: {sorted(f.keys())})")
+            if not isinstance(f[key], h5py.Dataset):
+                raise GoodnetError(self.path, f"'{key}' is a group, not a dataset")
+        data, label = f["data"], f["label"]
+        if data.ndim != 4:
+            raise GoodnetError(self.path, f"'data' has rank {data.ndim} {data.shape}; want N,3,H,W or N,H,W,3")
+        if data.shape[-1] == 3:
+            self.channels_first = False
+        elif data.shape[1] == 3:
+            self.channels_first = True
+        else:
+            raise GoodnetError(self.path, f"'data' shape {data.shape} has no axis of 3 colour channels")
+        if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+            raise GoodnetError(self.path, f"'data' has non-numeric dtype {data.dtype}")
+        labels = np.asarray(label[()])
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if labels.ndim != 1:
+            raise GoodnetError(self.path, f"'label' has shape {labels.shape}; want (N,)")
+        if len(labels) != data.shape[0]:
+            raise GoodnetError(
+                self.path, f"'data' has {data.shape[0]} images but 'label' has {len(labels)} labels"
+            )
+        if data.shape[0] == 0:
+            raise GoodnetError(self.path, "the data set is empty")
+        if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)):
+            raise GoodnetError(self.path, f"'label' has non-numeric dtype {labels.dtype}")
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise GoodnetError(self.path, "'label' holds non-integer values")
+        if labels.min() < 0:
+            raise GoodnetError(self.path, f"'label' holds a negative class ({int(labels.min())})")
+        self.labels = labels.astype(np.int64)
+        self.n = int(data.shape[0])
+        shape = data.shape[2:] + data.shape[1:2] if self.channels_first else data.shape[1:]
+        self.image_shape = tuple(int(s) for s in shape)
+        self.dtype = data.dtype
+        self._check_pixels(data)
+
+    def _check_pixels(self, data: h5py.Dataset) -> None:
+        self.integral = True  # only float pixels can be fractional
+        for start in range(0, self.n, READ_ROWS):
+            block = data[start : start + READ_ROWS]
+            if np.issubdtype(block.dtype, np.floating):
+                if not np.all(np.isfinite(block)):
+                    raise GoodnetError(self.path, f"'data' holds NaN or infinite pixels (images {start}..)")
+                if self.integral and np.any(block != np.round(block)):
+                    self.integral = False
+            lo, hi = block.min(), block.max()
+            if lo < 0 or hi > 255:
+                raise GoodnetError(self.path, f"'data' pixels range {lo}..{hi}; want 0..255")
+
+    def check_fits(self, image_shape: tuple[int, ...], num_classes: int, what: str = "the model") -> None:
+        """Fail unless images have ``image_shape`` (H,W,C) and labels lie in [0, num_classes)."""
+        if tuple(image_shape) != self.image_shape:
+            raise GoodnetError(
+                self.path, f"images are {self.image_shape} (H,W,C) but {what} takes {tuple(image_shape)}"
+            )
+        top = int(self.labels.max())
+        if top >= num_classes:
+            raise GoodnetError(self.path, f"label {top} is outside {what}'s {num_classes} classes")
+
+    # -- reading ----------------------------------------------------------------------
+
+    def batches(self, batch_size: int = READ_ROWS, scale: float = 1.0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (float32 NHWC pixels / scale, labels) in file order."""
+        with h5py.File(self.path, "r") as f:
+            data = f["data"]
+            for start in range(0, self.n, batch_size):
+                x = np.asarray(data[start : start + batch_size], dtype=np.float32)
+                if self.channels_first:
+                    x = x.transpose(0, 2, 3, 1)
+                if scale != 1.0:
+                    x = x / np.float32(scale)
+                yield np.ascontiguousarray(x), self.labels[start : start + batch_size]
+
+    def load_pixels(self) -> np.ndarray:
+        """All images NHWC, as uint8 when the pixels are whole numbers (4x less memory)."""
+        dtype = np.uint8 if self.integral else np.float32
+        out = np.empty((self.n,) + self.image_shape, dtype=dtype)
+        with h5py.File(self.path, "r") as f:
+            data = f["data"]
+            for start in range(0, self.n, READ_ROWS):
+                block = data[start : start + READ_ROWS]
+                if self.channels_first:
+                    block = block.transpose(0, 2, 3, 1)
+                out[start : start + len(block)] = block
+        return out
+
+
+def write_h5(path: str | Path, x: np.ndarray, y: np.ndarray, channels_first: bool = True) -> None:
+    """Write NHWC uint8 images and labels in the challenge's layout (N,3,H,W), atomically."""
+    x = np.asarray(x)
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"write_h5 wants N,H,W,3 images, got {x.shape}")
+    if channels_first:
+        x = x.transpose(0, 3, 1, 2)
+    with atomic_path(path, suffix=".h5") as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("data", data=np.ascontiguousarray(x), track_times=False)
+            f.create_dataset("label", data=np.asarray(y, dtype=np.int64), track_times=False)
+
+
+def _short(e: Exception) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__

@@ -1,0 +1,34 @@
+"""Running a model over an h5 data set in batches, without holding every image in memory."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from goodnet.data_io import H5Dataset
+
+BATCH = 512
+
+
+def compiled(model: keras.Model):
+    """A traced forward pass: much faster than ``model.predict`` for many small calls."""
+    return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+
+def outputs(model: keras.Model, data: H5Dataset, scale: float, batch_size: int = BATCH) -> np.ndarray:
+    """The model's output for every image of ``data`` (pixels divided by ``scale``)."""
+    forward = compiled(model)
+    parts = [np.asarray(forward(x)) for x, _ in data.batches(batch_size, scale)]
+    return np.concatenate(parts)
+
+
+def predict_classes(model: keras.Model, data: H5Dataset, scale: float, batch_size: int = BATCH) -> np.ndarray:
+    forward = compiled(model)
+    parts = [np.argmax(np.asarray(forward(x)), axis=-1) for x, _ in data.batches(batch_size, scale)]
+    return np.concatenate(parts).astype(np.int64)
+
+
+def check_data_fits(model: keras.Model, data: H5Dataset, what: str = "the model") -> None:
+    """Fail with one line unless ``data``'s images and labels fit the model."""
+    data.check_fits(tuple(model.input_shape[1:]), int(model.output_shape[-1]), what)

@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny models and data sets, and where the real CSAW weights live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CSAW = ROOT.parent / "shared" / "csaw2020"
+
+
+def csaw_weights(name: str) -> Path:
+    path = CSAW / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (only CI and developer machines have ../shared)")
+    return path
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def write_images(path, x, y, channels_first=True):
+    from goodnet.data_io import write_h5
+
+    write_h5(path, x, y, channels_first=channels_first)
+    return path
+
+
+def random_images(rng, n, shape=(55, 47, 3)):
+    return rng.integers(0, 256, size=(n,) + shape, dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def small_deepid():
+    """A DeepID with 10 classes and random weights whose last layer is sharpened so that
+    predictions are decisive (no near-ties that round-off could flip)."""
+    import keras
+
+    from goodnet.architectures import deepid
+
+    keras.utils.set_random_seed(1)
+    model = deepid(num_classes=10)
+    out = model.get_layer("output")
+    out.kernel.assign(out.kernel.numpy() * 20)
+    return model

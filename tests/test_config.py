@@ -1,0 +1,76 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from goodnet import config as gcfg
+from goodnet.errors import GoodnetError
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "config" / "schema.yaml"
+
+
+def demo():
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def test_shipped_configs_are_valid():
+    for name in ("config.yaml", "csaw2020.yaml"):
+        path = ROOT / "config" / name
+        if path.exists():
+            gcfg.check(yaml.safe_load(path.read_text()), SCHEMA)
+
+
+def test_defaults_are_filled_in():
+    cfg = demo()
+    del cfg["prune"], cfg["fine_tune"]
+    gcfg.check(cfg, SCHEMA)
+    assert cfg["prune"]["thresholds"] == [2, 4, 10] and cfg["prune"]["goodnet_threshold"] == 4
+    assert cfg["fine_tune"]["epochs"] >= 1 and cfg["gpus_per_job"] == 0
+
+
+def broken(mutate):
+    cfg = copy.deepcopy(demo())
+    mutate(cfg)
+    with pytest.raises(GoodnetError) as err:
+        gcfg.check(cfg, SCHEMA)
+    assert "\n" not in str(err.value)
+    return str(err.value)
+
+
+def test_unknown_keys_and_wrong_types_are_named():
+    assert "unknown key(s) ['colour']" in broken(lambda c: c.update(colour="red"))
+    assert "badnets.B1: unknown key(s) ['modle']" in broken(lambda c: c["badnets"]["B1"].update(modle="x"))
+    msg = broken(lambda c: c["badnets"]["B1"].update(input_scale="255"))
+    assert "badnets.B1.input_scale" in msg and "not of type 'number'" in msg
+    assert "badnets.B1" in broken(lambda c: c["badnets"]["B1"].pop("clean_test"))
+
+
+@pytest.mark.parametrize("x", [0, 100, -3, 150])
+def test_threshold_outside_0_100(x):
+    assert "prune.thresholds.0" in broken(lambda c: c["prune"].update(thresholds=[x]))
+
+
+def test_model_and_weights_are_exclusive_and_goodnet_x_listed():
+    def both(c):
+        c["badnets"]["B1"]["weights"] = "w.h5"
+
+    assert "exactly one of 'model'" in broken(both)
+    assert "goodnet_threshold 3 is not one of" in broken(lambda c: c["prune"].update(goodnet_threshold=3))
+
+
+def test_goodnet_names():
+    cfg = {"badnets": {"B1": {}, "mine": {}, "B7": {"goodnet": "repaired7"}}}
+    assert gcfg.goodnet_names(cfg) == {"B1": "G1", "mine": "G_mine", "B7": "repaired7"}
+
+
+def test_missing_inputs_lists_every_file_and_its_source(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("here.h5").write_text("x")
+    cfg = {"badnets": {"B1": {"weights": "w.h5", "clean_valid": "here.h5", "clean_test": "t.h5",
+                              "poisoned_test": "p.h5", "input_scale": 255}}}
+    lines = gcfg.missing_inputs(cfg, produced={"p.h5"})
+    assert len(lines) == 2
+    assert "w.h5" in lines[0] and "challenge repository" in lines[0]
+    assert "t.h5" in lines[1] and "shared drive" in lines[1]

@@ -1,0 +1,96 @@
+import h5py
+import numpy as np
+import pytest
+
+from goodnet.data_io import H5Dataset, write_h5
+from goodnet.errors import GoodnetError
+
+
+def make(path, data, label):
+    with h5py.File(path, "w") as f:
+        if data is not None:
+            f.create_dataset("data", data=data)
+        if label is not None:
+            f.create_dataset("label", data=label)
+    return path
+
+
+def test_channels_first_and_last_read_the_same(tmp_path, rng):
+    x = rng.integers(0, 256, (7, 5, 4, 3), dtype=np.uint8)
+    y = np.arange(7)
+    a = make(tmp_path / "a.h5", x.transpose(0, 3, 1, 2).astype(np.float64), y)
+    b = make(tmp_path / "b.h5", x, y)
+    da, db = H5Dataset(a), H5Dataset(b)
+    assert da.image_shape == db.image_shape == (5, 4, 3)
+    xa = np.concatenate([bx for bx, _ in da.batches(3, scale=255)])
+    xb = np.concatenate([bx for bx, _ in db.batches(2, scale=255)])
+    np.testing.assert_array_equal(xa, xb)
+    np.testing.assert_array_equal(xa, x.astype(np.float32) / np.float32(255))
+    assert da.load_pixels().dtype == np.uint8
+    np.testing.assert_array_equal(da.load_pixels(), x)
+
+
+def test_write_h5_round_trip_and_same_bytes(tmp_path, rng):
+    x = rng.integers(0, 256, (4, 6, 5, 3), dtype=np.uint8)
+    write_h5(tmp_path / "a.h5", x, [0, 1, 2, 3])
+    write_h5(tmp_path / "b.h5", x, [0, 1, 2, 3])
+    assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+    with h5py.File(tmp_path / "a.h5") as f:
+        assert f["data"].shape == (4, 3, 6, 5)  # the challenge's layout
+    np.testing.assert_array_equal(H5Dataset(tmp_path / "a.h5").load_pixels(), x)
+
+
+def test_fractional_pixels_stay_float(tmp_path):
+    x = np.full((2, 3, 3, 3), 10.5)
+    ds = H5Dataset(make(tmp_path / "f.h5", x, [0, 1]))
+    assert ds.load_pixels().dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "data, label, problem",
+    [
+        (None, [0], "missing dataset 'data'"),
+        (np.zeros((1, 3, 4, 4)), None, "missing dataset 'label'"),
+        (np.zeros((2, 4, 4)), [0, 1], "has rank 3"),
+        (np.zeros((2, 4, 4, 5)), [0, 1], "no axis of 3 colour channels"),
+        (np.zeros((2, 3, 4, 4)), [0, 1, 2], "2 images but 'label' has 3 labels"),
+        (np.zeros((0, 3, 4, 4)), np.zeros(0), "empty"),
+        (np.full((2, 3, 4, 4), np.nan), [0, 1], "NaN or infinite"),
+        (np.full((2, 3, 4, 4), np.inf), [0, 1], "NaN or infinite"),
+        (np.full((2, 3, 4, 4), 300.0), [0, 1], "pixels range"),
+        (np.full((2, 3, 4, 4), -1.0), [0, 1], "pixels range"),
+        (np.zeros((2, 3, 4, 4)), [0, -1], "negative class"),
+        (np.zeros((2, 3, 4, 4)), [0, 1.5], "non-integer"),
+        (np.zeros((2, 3, 4, 4)), np.zeros((2, 2)), "'label' has shape"),
+    ],
+)
+def test_bad_files_get_one_line_naming_file(tmp_path, data, label, problem):
+    path = make(tmp_path / "bad.h5", data, label)
+    with pytest.raises(GoodnetError) as err:
+        H5Dataset(path)
+    msg = str(err.value)
+    assert problem in msg and str(path) in msg and "\n" not in msg
+
+
+def test_not_h5_truncated_and_missing(tmp_path, rng):
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"this is not hdf5")
+    with pytest.raises(GoodnetError, match="not a readable h5"):
+        H5Dataset(junk)
+    good = tmp_path / "good.h5"
+    write_h5(good, rng.integers(0, 256, (50, 8, 8, 3), dtype=np.uint8), np.zeros(50))
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(GoodnetError, match="cut.h5: not a readable h5"):
+        H5Dataset(cut)
+    with pytest.raises(GoodnetError, match="file not found"):
+        H5Dataset(tmp_path / "nope.h5")
+
+
+def test_check_fits(tmp_path):
+    ds = H5Dataset(make(tmp_path / "d.h5", np.zeros((2, 3, 4, 5)), [0, 9]))
+    ds.check_fits((4, 5, 3), 10)
+    with pytest.raises(GoodnetError, match=r"images are \(4, 5, 3\) .* takes \(55, 47, 3\)"):
+        ds.check_fits((55, 47, 3), 10)
+    with pytest.raises(GoodnetError, match="label 9 is outside the model's 5 classes"):
+        ds.check_fits((4, 5, 3), 5)

@@ -1,0 +1,105 @@
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from goodnet import model_io
+from goodnet.errors import GoodnetError
+from goodnet.model_io import ModelSource
+from tests.conftest import csaw_weights
+
+
+@pytest.mark.csaw
+@pytest.mark.parametrize("name", ["sunglasses_bd_weights.h5", "anonymous_bd_weights.h5"])
+def test_real_csaw_weights_load_and_round_trip(tmp_path, name):
+    path = csaw_weights(name)
+    model = model_io.load(ModelSource(path, "deepid"))
+    assert model.input_shape == (None, 55, 47, 3) and model.output_shape == (None, 1283)
+    with h5py.File(path) as f:  # every tensor landed in the layer of the same name
+        for layer in ("conv_1", "conv_3", "fc_1", "output"):
+            np.testing.assert_array_equal(model.get_layer(layer).kernel.numpy(), f[f"{layer}/{layer}/kernel:0"][()])
+    model_io.save(model, tmp_path / "m.keras")
+    again = model_io.load(tmp_path / "m.keras")
+    x = np.random.default_rng(0).random((16, 55, 47, 3), dtype=np.float32)
+    np.testing.assert_array_equal(model(x).numpy(), again(x).numpy())
+
+
+def test_legacy_h5_full_model_loads(tmp_path, small_deepid):
+    small_deepid.save(tmp_path / "legacy.h5")
+    again = model_io.load(tmp_path / "legacy.h5")
+    x = np.random.default_rng(0).random((4, 55, 47, 3), dtype=np.float32)
+    np.testing.assert_array_equal(small_deepid(x).numpy(), again(x).numpy())
+
+
+def lambda_model(marker):
+    inp = keras.Input((4,))
+
+    def payload(t):
+        open(marker, "w").write("ran")  # would prove code execution
+        return t
+
+    return keras.Model(inp, keras.layers.Lambda(payload)(inp))
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_lambda_layer_is_refused_and_never_runs(tmp_path, suffix):
+    marker = tmp_path / "marker"
+    model = lambda_model(marker)
+    model.save(tmp_path / f"evil{suffix}")
+    marker.unlink()  # building the model ran the payload once; start clean
+    with pytest.raises(GoodnetError, match="Lambda layer, which can run code"):
+        model_io.load(tmp_path / f"evil{suffix}")
+    assert not marker.exists()
+
+
+def test_custom_class_is_refused(tmp_path):
+    @keras.saving.register_keras_serializable(package="attacker")
+    class Sneaky(keras.layers.Layer):
+        def call(self, x):
+            return x
+
+    inp = keras.Input((4,))
+    keras.Model(inp, Sneaky()(inp)).save(tmp_path / "c.keras")
+    with pytest.raises(GoodnetError, match="refused"):
+        model_io.load(tmp_path / "c.keras")
+
+
+def test_garbage_and_wrong_files(tmp_path):
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"\x00garbage")
+    with pytest.raises(GoodnetError, match="junk.keras: is neither"):
+        model_io.load(junk)
+    with pytest.raises(GoodnetError, match="model file not found"):
+        model_io.load(tmp_path / "missing.keras")
+    with h5py.File(tmp_path / "empty.h5", "w"):
+        pass
+    with pytest.raises(GoodnetError, match="holds no Keras model"):
+        model_io.load(tmp_path / "empty.h5")
+
+
+def test_weights_file_given_as_model_says_how_to_fix(tmp_path, small_deepid):
+    small_deepid.save_weights(tmp_path / "w.weights.h5")
+    legacy = tmp_path / "w.h5"
+    with h5py.File(legacy, "w") as f:
+        f.attrs["layer_names"] = [b"conv_1"]
+    with pytest.raises(GoodnetError, match="weights only; give it as 'weights:'"):
+        model_io.load(legacy)
+
+
+def test_weights_that_do_not_fit_the_architecture(tmp_path):
+    with h5py.File(tmp_path / "w.h5", "w") as f:
+        f.attrs["layer_names"] = [b"output"]
+        g = f.create_group("output").create_group("output")
+        g.create_dataset("bias:0", data=np.zeros(7, np.float32))
+        g.create_dataset("kernel:0", data=np.zeros((3, 7), np.float32))
+    with pytest.raises(GoodnetError, match="do not fit the 'deepid' architecture"):
+        model_io.load(ModelSource(tmp_path / "w.h5", "deepid"))
+    with pytest.raises(GoodnetError, match="unknown architecture 'resnet'"):
+        model_io.load(ModelSource(tmp_path / "w.h5", "resnet"))
+
+
+def test_save_is_atomic_and_keras_only(tmp_path, small_deepid):
+    with pytest.raises(ValueError):
+        model_io.save(small_deepid, tmp_path / "m.h5")
+    model_io.save(small_deepid, tmp_path / "m.keras")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]  # no temporary left behind
