@@ -1,8 +1,12 @@
 # goodnet: repair BadNets with fine-pruning and build GoodNets.
 # Default: the embedded demo (config/config.yaml). Real study: --configfile config/csaw2020.yaml
+import os
 
+# A --configfile replaces the demo default instead of being merged into it: a real study
+# must not inherit the demo's BadNets. --config KEY=VALUE still overrides either.
+if not workflow.overwrite_configfiles:
 
-configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "rules/common.smk"

@@ -13,9 +13,9 @@ from goodnet.errors import GoodnetError
 
 DATA_KEYS = ("clean_valid", "clean_test", "poisoned_test", "poisoned_valid")
 WHERE_FROM = {
-    "model": "the BadNet model file: the challenge repository (github.com/csaw-hackml/CSAW-HackML-2020, models/) or your own",
-    "weights": "the BadNet weights file: the challenge repository (github.com/csaw-hackml/CSAW-HackML-2020, models/) or your own",
-    "data": "the challenge's data files: its shared drive (see README, 'The real CSAW-HackML-2020 study') or your own",
+    "model": "CSAW models come from github.com/csaw-hackml/CSAW-HackML-2020, folder models/",
+    "weights": "CSAW models come from github.com/csaw-hackml/CSAW-HackML-2020, folder models/",
+    "data": "CSAW data comes from the challenge's shared drive, see README 'The real CSAW-HackML-2020 study'",
 }
 
 
@@ -89,11 +89,11 @@ def model_path(entry: dict) -> str:
 
 def missing_inputs(config: dict, produced: set[str]) -> list[str]:
     """One line per input file that neither exists nor is made by a workflow rule."""
-    lines = []
+    missing: dict[str, tuple[str, list[str]]] = {}
     for name, entry in config["badnets"].items():
         wanted = [("model" if "model" in entry else "weights", model_path(entry))]
         wanted += [("data", entry[k]) for k in DATA_KEYS if k in entry]
         for kind, path in wanted:
             if path not in produced and not Path(path).exists():
-                lines.append(f"  {path}  ({name}: {WHERE_FROM[kind]})")
-    return list(dict.fromkeys(lines))
+                missing.setdefault(path, (kind, []))[1].append(name)
+    return [f"  {path}  (for {', '.join(names)}; {WHERE_FROM[kind]})" for path, (kind, names) in missing.items()]

@@ -153,7 +153,11 @@ def prune(source, sweep_csv, out_model, out_info, *, threshold: float, layer=Non
     k = pruning.steps_for_drop(sweep.clean_accuracy, threshold)
     if k is None:
         worst = sweep.clean_accuracy[0] - sweep.clean_accuracy.min()
-        raise GoodnetError(sweep_csv, f"pruning never lowers clean accuracy by {threshold:g} points (at most {worst:.2f})")
+        raise GoodnetError(
+            sweep_csv,
+            f"pruning never lowers clean validation accuracy ({sweep.clean_accuracy[0]:.2f} %) by "
+            f"{threshold:g} points (at most by {worst:.2f}); use a smaller X",
+        )
     result = surgery.delete_channels(model, pruned, sweep.order[:k])
     log(f"X={threshold:g}: pruned {k} of {sweep.channels} channels of '{pruned}' ({result.mode})")
     if result.mode == "masked":
@@ -194,7 +198,7 @@ def fine_tune(source, clean_valid, out, *, input_scale, fine_tune: dict, seed: i
         train_mod.train(
             model, data.load_pixels(), data.labels, epochs=fine_tune["epochs"],
             batch_size=fine_tune["batch_size"], learning_rate=fine_tune["learning_rate"],
-            seed=seed, input_scale=input_scale, log=log, callbacks=callbacks,
+            seed=seed, input_scale=input_scale, log=log, **({"callbacks": callbacks} if callbacks else {}),
         )
     model_io.save(model, out)
 

@@ -139,3 +139,8 @@ def final_targets():
         "results/summary.csv",
         "results/summary.png",
     ]
+
+
+def output_dir(wildcards, output):
+    """The folder of a rule's first output (a param derived from, not beside, its outputs)."""
+    return str(Path(output[0]).parent)

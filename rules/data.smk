@@ -16,6 +16,6 @@ if DEMO:
             runtime=20,
         params:
             demo=DEMO,
-            out_dir="data/demo",
+            out_dir=output_dir,
         script:
             "../scripts/demo_data.py"

@@ -9,7 +9,7 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 
 # fine_tune starts from the BadNet (its source may be weights + architecture);
 # fine_prune from a pruned .keras model and its json.
-source = sm.params.source if sm.rulename == "fine_tune" else sm.input.model
+source = sm.params.source if sm.rule == "fine_tune" else sm.input.model
 workflow.run(
     sm,
     lambda log: stages.fine_tune(

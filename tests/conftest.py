@@ -50,3 +50,29 @@ def small_deepid():
     out = model.get_layer("output")
     out.kernel.assign(out.kernel.numpy() * 20)
     return model
+
+
+def snakemake(workdir, *args, configfile=None, check=True, timeout=900):
+    """Run the project's workflow in ``workdir`` (outputs land there), as a user would."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2"]
+    if configfile:
+        cmd += ["--configfile", str(configfile)]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    proc = subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny demo config built to the end (both GoodNets and the summary), once."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    snakemake(workdir, configfile=TINY)
+    return workdir

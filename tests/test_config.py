@@ -72,5 +72,5 @@ def test_missing_inputs_lists_every_file_and_its_source(tmp_path, monkeypatch):
                               "poisoned_test": "p.h5", "input_scale": 255}}}
     lines = gcfg.missing_inputs(cfg, produced={"p.h5"})
     assert len(lines) == 2
-    assert "w.h5" in lines[0] and "challenge repository" in lines[0]
+    assert "w.h5" in lines[0] and "CSAW-HackML-2020, folder models/" in lines[0]
     assert "t.h5" in lines[1] and "shared drive" in lines[1]
