@@ -198,7 +198,7 @@ def fine_tune(source, clean_valid, out, *, input_scale, fine_tune: dict, seed: i
         train_mod.train(
             model, data.load_pixels(), data.labels, epochs=fine_tune["epochs"],
             batch_size=fine_tune["batch_size"], learning_rate=fine_tune["learning_rate"],
-            seed=seed, input_scale=input_scale, log=log, **({"callbacks": callbacks} if callbacks else {}),
+            seed=seed, input_scale=input_scale, log=log, callbacks=callbacks,
         )
     model_io.save(model, out)
 
