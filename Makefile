@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= $(shell nproc)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run test test-slurm bench dag report lint format clean
+.PHONY: setup system-deps run test test-slurm bench dag report lint format clean
 
 setup: $(VENV)/.installed
 
@@ -18,25 +18,52 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# Debian packages for `make test` (chromium: tests/test_report.py opens the report) and
+# `make dag` (graphviz: dot). apt-get runs only for what is missing, as root or through
+# password-less sudo; without either it prints the apt-get command and goes on (the
+# report test then skips, except as root or in CI, where a missing browser fails it).
+SYSTEM_DEPS := dot:graphviz chromium:chromium
+
+system-deps:
+	@missing=(); for d in $(SYSTEM_DEPS); do \
+	    command -v $${d%%:*} >/dev/null 2>&1 || missing+=($${d#*:}); done; \
+	[ $${#missing[@]} -eq 0 ] && exit 0; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo -n); \
+	else echo "system-deps: missing $${missing[*]}: sudo apt-get install $${missing[*]}" >&2; exit 0; fi; \
+	command -v apt-get >/dev/null || { echo "system-deps: install $${missing[*]} (no apt-get here)" >&2; exit 1; }; \
+	echo "system-deps: apt-get install $${missing[*]}"; \
+	apt=("$${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600); \
+	"$${apt[@]}" update >/dev/null || echo "system-deps: apt-get update failed, trying anyway" >&2; \
+	"$${apt[@]}" install -y --no-install-recommends "$${missing[@]}" >/dev/null
+
 run: setup
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
 
-test: setup
+test: setup system-deps
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 	$(BIN)/python -m pytest
 
+# A real one-node SLURM cluster on this machine (root or password-less sudo; installs
+# Debian's slurm, munge, mariadb): the workflow through profiles/slurm + slurm-gpu,
+# checked with sacct and against a local run. tests/slurm/run_goodnet.sh says more.
 test-slurm: setup
-	bash tests/slurm/run_test.sh
+	bash tests/slurm/run_goodnet.sh
 
 bench: setup
-	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python bench/bench_sweep.py
 
+# The job DAG and the rule graph of the demo default as SVG (graphviz; installed if
+# missing). docs/rulegraph.svg (the README's picture) is a copy of results/rulegraph.svg.
 dag: setup
+	@$(MAKE) --no-print-directory system-deps SYSTEM_DEPS=dot:graphviz
 	mkdir -p results
-	$(BIN)/snakemake --dag | dot -Tsvg > results/dag.svg
-	$(BIN)/snakemake --rulegraph | dot -Tsvg > results/rulegraph.svg
+	$(BIN)/snakemake --dag > results/dag.dot
+	dot -Tsvg results/dag.dot -o results/dag.svg
+	$(BIN)/snakemake --rulegraph > results/rulegraph.dot
+	dot -Tsvg results/rulegraph.dot -o results/rulegraph.svg
 
+# The HTML report (plots and tables with their captions) of a finished `make run`.
 report: setup
 	$(BIN)/snakemake --report results/report.html
 

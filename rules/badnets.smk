@@ -12,7 +12,7 @@ if DEMO:
         benchmark:
             "benchmarks/{badnet}/train_badnet.tsv"
         conda:
-            "../envs/tensorflow.yaml"
+            tf_env()
         threads: 2
         resources:
             mem_mb=4000,

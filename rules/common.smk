@@ -25,6 +25,11 @@ DEMO = config.get("demo")
 GPU = config["gpus_per_job"]
 
 
+def tf_env():
+    """Conda env of the rules that ask for a GPU: CUDA TensorFlow when gpus_per_job > 0."""
+    return "../envs/tensorflow-gpu.yaml" if GPU > 0 else "../envs/tensorflow.yaml"
+
+
 wildcard_constraints:
     badnet="|".join(BADNETS),
     goodnet="|".join(GOODNETS.values()),

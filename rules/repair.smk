@@ -12,7 +12,7 @@ rule fine_tune:
     benchmark:
         "benchmarks/{badnet}/fine_tune.tsv"
     conda:
-        "../envs/tensorflow.yaml"
+        tf_env()
     threads: 2
     resources:
         mem_mb=4000,
@@ -39,7 +39,7 @@ rule fine_prune:
     benchmark:
         "benchmarks/{badnet}/fine_prune_X{x}.tsv"
     conda:
-        "../envs/tensorflow.yaml"
+        tf_env()
     threads: 2
     resources:
         mem_mb=4000,

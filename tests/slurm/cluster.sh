@@ -21,6 +21,7 @@
 # Settings (environment variables, all optional):
 #   GOODNET_SLURM_STATE          state dir            [/tmp/goodnet-slurm]
 #   GOODNET_SLURM_PARTITION      partition name       [main]
+#   GOODNET_SLURM_GPU_PARTITION  second partition, same node [gpu]
 #   GOODNET_SLURM_ACCOUNT        account name         [goodnet]
 #   GOODNET_SLURM_CLUSTER        cluster name         [goodnet]
 #   GOODNET_SLURM_CTLD_PORT / _SLURMD_PORT / _DBD_PORT / _DB_PORT
@@ -37,6 +38,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STATE="${GOODNET_SLURM_STATE:-/tmp/goodnet-slurm}"
 PARTITION="${GOODNET_SLURM_PARTITION:-main}"
+GPU_PARTITION="${GOODNET_SLURM_GPU_PARTITION:-gpu}"
 ACCOUNT="${GOODNET_SLURM_ACCOUNT:-goodnet}"
 CLUSTER="${GOODNET_SLURM_CLUSTER:-goodnet}"
 CTLD_PORT="${GOODNET_SLURM_CTLD_PORT:-6817}"
@@ -68,7 +70,7 @@ die() {
 need_root() {
     if [ "$(id -u)" -ne 0 ]; then
         if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-            exec sudo -n --preserve-env=GOODNET_SLURM_STATE,GOODNET_SLURM_PARTITION,GOODNET_SLURM_ACCOUNT,GOODNET_SLURM_CLUSTER,GOODNET_SLURM_CTLD_PORT,GOODNET_SLURM_SLURMD_PORT,GOODNET_SLURM_DBD_PORT,GOODNET_SLURM_DB_PORT,GOODNET_SLURM_START_TIMEOUT,GOODNET_SLURM_TASK_PLUGIN \
+            exec sudo -n --preserve-env=GOODNET_SLURM_STATE,GOODNET_SLURM_PARTITION,GOODNET_SLURM_GPU_PARTITION,GOODNET_SLURM_ACCOUNT,GOODNET_SLURM_CLUSTER,GOODNET_SLURM_CTLD_PORT,GOODNET_SLURM_SLURMD_PORT,GOODNET_SLURM_DBD_PORT,GOODNET_SLURM_DB_PORT,GOODNET_SLURM_START_TIMEOUT,GOODNET_SLURM_TASK_PLUGIN \
                 bash "$HERE/cluster.sh" "$@"
         fi
         die "must run as root (or with password-less sudo)"
@@ -190,6 +192,7 @@ render() { # render TEMPLATE DEST
         -e "s|@HOST@|$HOST|g" \
         -e "s|@CLUSTER@|$CLUSTER|g" \
         -e "s|@PARTITION@|$PARTITION|g" \
+        -e "s|@GPU_PARTITION@|$GPU_PARTITION|g" \
         -e "s|@CTLD_PORT@|$CTLD_PORT|g" \
         -e "s|@SLURMD_PORT@|$SLURMD_PORT|g" \
         -e "s|@DBD_PORT@|$DBD_PORT|g" \
@@ -442,7 +445,7 @@ cmd_start() {
     wait_node_idle
     # sacct must answer too (it is what the snakemake executor polls).
     wait_for slurmdbd "sacct" sacct -n -X --starttime now-1hour
-    say "cluster '$CLUSTER' is up: partition '$PARTITION', account '$ACCOUNT'"
+    say "cluster '$CLUSTER' is up: partitions '$PARTITION' and '$GPU_PARTITION', account '$ACCOUNT'"
     say "use it with: export SLURM_CONF=$SLURM_CONF"
 }
 

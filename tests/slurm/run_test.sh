@@ -25,6 +25,11 @@
 #                              [3 for the toy workflow, else 1]
 #   GOODNET_SLURM_MIN_GPU_JOBS min. number of jobs that must have got
 #                              gres/gpu in AllocTRES                   [1]
+#   GOODNET_SLURM_EXPECT_RULES "rule=count ...": sacct must show exactly
+#                              these jobs per rule (from the job comment)
+#   GOODNET_SLURM_GPU_RULES    "rule ...": a job has gres/gpu in AllocTRES
+#                              if and only if its rule is listed
+#   GOODNET_SLURM_GPU_JOBS_PARTITION  partition every GPU job must run in
 #   GOODNET_SLURM_WORKDIR      --directory of the toy workflow
 #                              [$GOODNET_SLURM_STATE/toy-work, wiped first]
 #   GOODNET_SLURM_KEEP=1       leave the cluster running at the end
@@ -165,12 +170,12 @@ if [ "${#JOBIDS[@]}" -lt "$MIN_JOBS" ]; then
     exit 1
 fi
 IDS="$(IFS=,; echo "${JOBIDS[*]}")"
-FORMAT="JobID%12,Comment%28,State%12,ExitCode,Elapsed,ReqTRES%50,AllocTRES%50"
+FORMAT="JobID%12,Comment%36,Partition%9,State%12,ExitCode,Elapsed,ReqTRES%50,AllocTRES%50"
 # Job completion reaches slurmdbd asynchronously: poll until every job has a
 # final state (bounded).
 deadline=$((SECONDS + 60))
 while :; do
-    SACCT="$(timeout 30 sacct -X -n -P -j "$IDS" -o JobID,State,ExitCode,ReqTRES,AllocTRES,Comment)"
+    SACCT="$(timeout 30 sacct -X -n -P -j "$IDS" -o JobID,State,ExitCode,ReqTRES,AllocTRES,Partition,Comment)"
     pending="$(awk -F'|' '$2 ~ /^(PENDING|RUNNING|COMPLETING|REQUEUED|SUSPENDED)/' <<<"$SACCT" | wc -l)"
     n="$(grep -c . <<<"$SACCT" || true)"
     if [ "$pending" -eq 0 ] && [ "$n" -ge "${#JOBIDS[@]}" ]; then break; fi
@@ -178,10 +183,11 @@ while :; do
     sleep 1
 done
 echo "----- sacct -X -j $IDS"
-timeout 30 sacct -X -j "$IDS" -o "$FORMAT" || true
+timeout 30 sacct -X -j "$IDS" -o "$FORMAT" | tee "$STATE/sacct.txt" || true
 echo "-----"
 errors=0
 n_gpu=0
+RULES_SEEN=()
 for id in "${JOBIDS[@]}"; do
     line="$(awk -F'|' -v id="$id" '$1 == id' <<<"$SACCT")"
     if [ -z "$line" ]; then
@@ -189,7 +195,25 @@ for id in "${JOBIDS[@]}"; do
         errors=$((errors + 1))
         continue
     fi
-    IFS='|' read -r _ state exitcode reqtres alloctres comment <<<"$line"
+    IFS='|' read -r _ state exitcode reqtres alloctres partition comment <<<"$line"
+    # The plugin's comment is rule_<rule> or rule_<rule>_wildcards_<values>.
+    rule="${comment#rule_}"
+    rule="${rule%%_wildcards_*}"
+    RULES_SEEN+=("$rule")
+    if [ -n "${GOODNET_SLURM_GPU_RULES:-}" ]; then
+        if [[ " $GOODNET_SLURM_GPU_RULES " == *" $rule "* ]] && [[ "$alloctres" != *gres/gpu* ]]; then
+            echo "[run_test.sh] ERROR: job $id ($comment) of a GPU rule has no gres/gpu in AllocTRES: $alloctres" >&2
+            errors=$((errors + 1))
+        elif [[ " $GOODNET_SLURM_GPU_RULES " != *" $rule "* ]] && [[ "$alloctres" == *gres/gpu* ]]; then
+            echo "[run_test.sh] ERROR: job $id ($comment) got a GPU but its rule is not in GOODNET_SLURM_GPU_RULES" >&2
+            errors=$((errors + 1))
+        fi
+    fi
+    if [ -n "${GOODNET_SLURM_GPU_JOBS_PARTITION:-}" ] && [[ "$alloctres" == *gres/gpu* ]] &&
+        [ "$partition" != "$GOODNET_SLURM_GPU_JOBS_PARTITION" ]; then
+        echo "[run_test.sh] ERROR: GPU job $id ($comment) ran in partition '$partition', not '$GOODNET_SLURM_GPU_JOBS_PARTITION'" >&2
+        errors=$((errors + 1))
+    fi
     if [ "$state" != COMPLETED ] || [ "$exitcode" != 0:0 ]; then
         echo "[run_test.sh] ERROR: job $id ($comment): state $state, exit code $exitcode" >&2
         errors=$((errors + 1))
@@ -201,6 +225,18 @@ for id in "${JOBIDS[@]}"; do
         errors=$((errors + 1))
     fi
 done
+if [ -n "${GOODNET_SLURM_EXPECT_RULES:-}" ]; then
+    seen="$(printf '%s\n' "${RULES_SEEN[@]}" | sort | uniq -c | awk '{print $2 "=" $1}' | sort | xargs)"
+    expected="$(tr ' ' '\n' <<<"$GOODNET_SLURM_EXPECT_RULES" | grep . | sort | xargs)"
+    if [ "$seen" != "$expected" ]; then
+        echo "[run_test.sh] ERROR: SLURM jobs per rule differ from the plan" >&2
+        echo "  expected: $expected" >&2
+        echo "  sacct:    $seen" >&2
+        errors=$((errors + 1))
+    else
+        say "SLURM jobs per rule as planned: $seen"
+    fi
+fi
 if [ "$n_gpu" -lt "$MIN_GPU_JOBS" ]; then
     echo "[run_test.sh] ERROR: expected at least $MIN_GPU_JOBS job(s) with gres/gpu in AllocTRES, found $n_gpu" >&2
     errors=$((errors + 1))
