@@ -37,6 +37,23 @@ def _dataset_for(model, path, what):
     return data
 
 
+def _check_memory(model, batch_size, key, datasets, training=False):
+    """Fail with one line naming the config ``key`` if its batch cannot fit in memory;
+    returns a guard that turns an out-of-memory error inside it into such a line too."""
+    from goodnet import memory
+
+    memory.check_batch(model, batch_size, key, images=max(d.n for d in datasets), training=training)
+    return memory.guard(key, batch_size)
+
+
+def _check_pixels_fit(data):
+    """Training holds a data set's pixels in memory (uint8 when they are whole numbers)."""
+    from goodnet import memory
+
+    itemsize = 1 if data.integral else 4
+    memory.check_array(data.n * int(np.prod(data.image_shape)) * itemsize, data.path, f"its {data.n} images")
+
+
 # -- demo -----------------------------------------------------------------------------
 
 
@@ -68,16 +85,19 @@ def train_badnet(train_h5, valid_h5, out, *, backdoor, training, num_classes, in
     from goodnet.architectures import deepid
 
     data = H5Dataset(train_h5)
+    _check_pixels_fit(data)
     x, y = demo_mod.poison_training_set(
         data.load_pixels(), data.labels, trigger=backdoor["trigger"], target=backdoor["target"],
         fraction=backdoor["poison_fraction"], seed=seed,
     )
     log(f"training DeepID on {len(y)} images ({backdoor['trigger']} -> class {backdoor['target']})")
+    train_mod.make_deterministic(seed)  # Keras draws the initial weights at build time
     model = deepid(num_classes=num_classes, input_shape=data.image_shape)
-    train_mod.train(
-        model, x, y, epochs=training["epochs"], batch_size=training["batch_size"],
-        learning_rate=training["learning_rate"], seed=seed, input_scale=input_scale, log=log,
-    )
+    with _check_memory(model, training["batch_size"], "demo.training.batch_size", [data], training=True):
+        train_mod.train(
+            model, x, y, epochs=training["epochs"], batch_size=training["batch_size"],
+            learning_rate=training["learning_rate"], seed=seed, input_scale=input_scale, log=log,
+        )
     valid = H5Dataset(valid_h5)
     pred = inference.predict_classes(model, valid, input_scale)
     log(f"clean validation accuracy {100 * np.mean(pred == valid.labels):.2f} %")
@@ -91,22 +111,32 @@ def _layers(model, layer, source):
     from goodnet import graph
 
     pruned = graph.find_pruned_layer(model, layer, _source_name(source))
+    if not graph.LayerGraph.of(model).dominates(pruned):
+        # The sweep runs the net after the cut on cached features: a branch around the
+        # layer (DeepID's fc_1 around conv_4) would be cut off from its input.
+        raise GoodnetError(
+            _source_name(source),
+            f"layer '{pruned}' is bypassed by another path from the input to the output; prune a Conv2D "
+            f"that every path goes through (leave out 'layer:' to take the last one)",
+        )
     return pruned, graph.cut_layer(model, pruned)
 
 
-def activations(source, clean_valid, out, *, input_scale, layer=None, batch_size=512, log=print):
+def activations(source, clean_valid, out, *, input_scale, layer=None, batch_size=512,
+                batch_key="evaluate.batch_size", log=print):
     from goodnet import activations as act
 
     model = _load_model(source)
     pruned, cut = _layers(model, layer, source)
     data = _dataset_for(model, clean_valid, "the BadNet")
     log(f"mean activation of '{pruned}' channels, measured at '{cut}', on {data.n} clean images")
-    mean = act.mean_activation(act.features(model, cut, data, input_scale, batch_size))
+    with _check_memory(model, batch_size, batch_key, [data]):
+        mean = act.mean_activation(act.features(model, cut, data, input_scale, batch_size))
     atomic.save_npy(out, mean)
 
 
 def prune_sweep(source, activations_npy, clean_valid, poisoned, out, *, input_scale, layer=None,
-                thresholds=(), batch_size=2048, log=print):
+                thresholds=(), batch_size=2048, batch_key="prune.batch_size", log=print):
     """``out``: dict with keys csv, clean, asr, plot."""
     from goodnet import activations as act
     from goodnet import plots, pruning
@@ -118,10 +148,12 @@ def prune_sweep(source, activations_npy, clean_valid, poisoned, out, *, input_sc
     clean = _dataset_for(model, clean_valid, "the BadNet")
     bad = _dataset_for(model, poisoned, "the BadNet")
     log(f"features at '{cut}' for {clean.n} clean and {bad.n} poisoned images")
-    feats_clean = act.features(model, cut, clean, input_scale)
-    feats_bad = act.features(model, cut, bad, input_scale)
-    log(f"sweeping {len(order)} channels of '{pruned}'")
-    sweep = pruning.run_sweep(model, cut, order, (feats_clean, clean.labels), (feats_bad, bad.labels), batch_size)
+    _check_features_fit(model, cut, clean, bad)
+    with _check_memory(model, batch_size, batch_key, [clean, bad]):
+        feats_clean = act.features(model, cut, clean, input_scale)
+        feats_bad = act.features(model, cut, bad, input_scale)
+        log(f"sweeping {len(order)} channels of '{pruned}'")
+        sweep = pruning.run_sweep(model, cut, order, (feats_clean, clean.labels), (feats_bad, bad.labels), batch_size)
     atomic.write_text(out["csv"], sweep.to_csv())
     # The seeds' arrays: accuracy after pruning 1, 2, ... C channels.
     atomic.save_npy(out["clean"], sweep.clean_accuracy[1:])
@@ -129,6 +161,14 @@ def prune_sweep(source, activations_npy, clean_valid, poisoned, out, *, input_sc
     plots.sweep_plot(out["plot"], sweep, thresholds, f"Pruning '{pruned}'", Path(poisoned).name)
     log(f"clean accuracy {sweep.clean_accuracy[0]:.2f} -> {sweep.clean_accuracy[-1]:.2f}, "
         f"ASR {sweep.attack_success_rate[0]:.2f} -> {sweep.attack_success_rate[-1]:.2f}")
+
+
+def _check_features_fit(model, cut, clean, bad):
+    """The sweep holds the float32 features at ``cut`` of both data sets in memory."""
+    from goodnet import memory
+
+    per_image = 4 * int(np.prod(model.get_layer(cut).output.shape[1:]))
+    memory.check_array(per_image * (clean.n + bad.n), clean.path, f"the '{cut}' features of {clean.n} + {bad.n} images")
 
 
 def _load_activations(path, channels: int) -> np.ndarray:
@@ -153,10 +193,15 @@ def prune(source, sweep_csv, out_model, out_info, *, threshold: float, layer=Non
     k = pruning.steps_for_drop(sweep.clean_accuracy, threshold)
     if k is None:
         worst = sweep.clean_accuracy[0] - sweep.clean_accuracy.min()
+        chance = 100.0 / int(model.output_shape[-1])
+        hint = "use a smaller X"
+        if sweep.clean_accuracy[0] < 2 * chance:  # the BadNet is no better than guessing
+            hint = (f"the BadNet is at chance level ({chance:.2f} %) before pruning: check 'input_scale' "
+                    f"(CSAW 2020 nets want 255) and that the clean validation data fit the model")
         raise GoodnetError(
             sweep_csv,
             f"pruning never lowers clean validation accuracy ({sweep.clean_accuracy[0]:.2f} %) by "
-            f"{threshold:g} points (at most by {worst:.2f}); use a smaller X",
+            f"{threshold:g} points (at most by {worst:.2f}); {hint}",
         )
     result = surgery.delete_channels(model, pruned, sweep.order[:k])
     log(f"X={threshold:g}: pruned {k} of {sweep.channels} channels of '{pruned}' ({result.mode})")
@@ -195,11 +240,13 @@ def fine_tune(source, clean_valid, out, *, input_scale, fine_tune: dict, seed: i
             callbacks.append(surgery.KeepMasked(meta["layer"], meta["pruned_channels"]))
     if fine_tune["epochs"] > 0:
         log(f"fine-tuning on {data.n} clean validation images for {fine_tune['epochs']} epochs")
-        train_mod.train(
-            model, data.load_pixels(), data.labels, epochs=fine_tune["epochs"],
-            batch_size=fine_tune["batch_size"], learning_rate=fine_tune["learning_rate"],
-            seed=seed, input_scale=input_scale, log=log, callbacks=callbacks,
-        )
+        _check_pixels_fit(data)
+        with _check_memory(model, fine_tune["batch_size"], "fine_tune.batch_size", [data], training=True):
+            train_mod.train(
+                model, data.load_pixels(), data.labels, epochs=fine_tune["epochs"],
+                batch_size=fine_tune["batch_size"], learning_rate=fine_tune["learning_rate"],
+                seed=seed, input_scale=input_scale, log=log, callbacks=callbacks,
+            )
     model_io.save(model, out)
 
 
@@ -213,11 +260,12 @@ def goodnet(source, repaired, clean_test, poisoned_test, out_dir, *, badnet: str
     n = int(bad.output_shape[-1])
     clean = _dataset_for(bad, clean_test, "the BadNet")
     poisoned = _dataset_for(bad, poisoned_test, "the BadNet")
-    m = metrics.evaluate(
-        inference.predict_classes(g, clean, input_scale, batch_size), clean.labels,
-        inference.predict_classes(g, poisoned, input_scale, batch_size), poisoned.labels,
-        flag_class=n,
-    )
+    with _check_memory(g, batch_size, "evaluate.batch_size", [clean, poisoned]):
+        m = metrics.evaluate(
+            inference.predict_classes(g, clean, input_scale, batch_size), clean.labels,
+            inference.predict_classes(g, poisoned, input_scale, batch_size), poisoned.labels,
+            flag_class=n,
+        )
     m.update(model=Path(out_dir).name, badnet=badnet, threshold=threshold)
     meta = {
         "badnet": badnet,
@@ -279,10 +327,11 @@ def evaluate(model_source, clean_test, poisoned_test, out, *, input_scale, name:
     model = _load_model(model_source)
     clean = _dataset_for(model, clean_test, "the model")
     poisoned = _dataset_for(model, poisoned_test, "the model")
-    m = metrics.evaluate(
-        inference.predict_classes(model, clean, input_scale, batch_size), clean.labels,
-        inference.predict_classes(model, poisoned, input_scale, batch_size), poisoned.labels,
-    )
+    with _check_memory(model, batch_size, "evaluate.batch_size", [clean, poisoned]):
+        m = metrics.evaluate(
+            inference.predict_classes(model, clean, input_scale, batch_size), clean.labels,
+            inference.predict_classes(model, poisoned, input_scale, batch_size), poisoned.labels,
+        )
     m.update(model=name, badnet=badnet, parameters=int(model.count_params()))
     atomic.write_json(out, m)
     log(f"{badnet}/{name}: clean accuracy {m['clean_accuracy']:.2f} %, ASR {m['attack_success_rate']:.2f} %")
@@ -294,7 +343,7 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def summary(metric_files, goodnet_dirs, out_csv, out_png, log=print):
+def summary(metric_files, goodnet_dirs, out_csv, out_png, out_html=None, log=print):
     from goodnet import plots
 
     rows = [json.loads(Path(p).read_text()) for p in metric_files]
@@ -306,8 +355,22 @@ def summary(metric_files, goodnet_dirs, out_csv, out_png, log=print):
     for r in rows:
         w.writerow({k: (f"{v:.2f}" if isinstance(v, float) else v) for k, v in r.items()})
     atomic.write_text(out_csv, buf.getvalue())
+    if out_html:  # the same table, readable inside the Snakemake report
+        atomic.write_text(out_html, _html_table(buf.getvalue()))
     plots.summary_plot(out_png, rows)
     log(f"summary of {len(rows)} models")
+
+
+def _html_table(csv_text: str) -> str:
+    import html
+
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>\n" for r in rows[1:]
+    )
+    style = "table{border-collapse:collapse;font:13px sans-serif}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+    return f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{style}</style></head><body><table><tr>{head}</tr>\n{body}</table></body></html>\n"
 
 
 def _model_rank(name: str):

@@ -36,6 +36,11 @@ rule summary:
             caption="../report/summary_table.rst",
             category="Summary",
         ),
+        html=report(
+            "results/summary.html",
+            caption="../report/summary_table.rst",
+            category="Summary",
+        ),
         plot=report(
             "results/summary.png",
             caption="../report/summary_plot.rst",

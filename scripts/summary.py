@@ -10,6 +10,11 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 workflow.run(
     sm,
     lambda log: stages.summary(
-        sm.input.metrics, sm.input.goodnets, sm.output.table, sm.output.plot, log=log
+        sm.input.metrics,
+        sm.input.goodnets,
+        sm.output.table,
+        sm.output.plot,
+        out_html=sm.output.html,
+        log=log,
     ),
 )

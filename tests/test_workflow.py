@@ -32,6 +32,7 @@ def test_full_run_produces_every_artifact(tiny_run):
     rows = (w / "results/summary.csv").read_text().splitlines()
     assert rows[0].startswith("badnet,model,clean_accuracy") and len(rows) == 1 + 2 * 7
     assert (w / "results/summary.png").is_file()
+    assert "<td>G2</td>" in (w / "results/summary.html").read_text()
 
 
 def test_goodnet_loads_with_keras_and_outputs_n_plus_1(tiny_run):
