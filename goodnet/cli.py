@@ -18,6 +18,23 @@ from goodnet.errors import GoodnetError
 
 # The CSAW-HackML-2020 eval.py divides pixels by 255; GoodNet folders record their own.
 DEFAULT_SCALE = 255.0
+PREDICT_BATCH = 256
+
+
+def _positive(kind):
+    """An argparse type: a number > 0 (NaN and infinity refused), as ``kind``."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def model_args(sp):
-        sp.add_argument("--input-scale", type=float, default=None,
+        sp.add_argument("--input-scale", type=_positive(float), default=None,
                         help=f"divide pixels by this (default: the GoodNet's own, else {DEFAULT_SCALE:g})")
         sp.add_argument("--architecture", default=None,
                         help="MODEL is a weights-only .h5 for this built-in architecture (deepid)")
@@ -35,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("poisoned", help="poisoned test data (CSAW h5, labels = attacker's target)")
     ev.add_argument("model", help="GoodNet folder, .keras / .h5 model, or weights .h5")
     model_args(ev)
-    ev.add_argument("--batch-size", type=int, default=512)
+    ev.add_argument("--batch-size", type=_positive(int), default=512)
 
     pr = sub.add_parser("predict", help="one class in [0, N] per image (N: flagged as poisoned)")
     pr.add_argument("model", help="GoodNet folder, .keras / .h5 model, or weights .h5")
@@ -63,7 +80,7 @@ def _resolve(model_arg: str, scale: float | None, architecture: str | None):
 
 
 def cmd_eval(args) -> None:
-    from goodnet import inference, metrics, model_io, runtime
+    from goodnet import inference, memory, metrics, model_io, runtime
     from goodnet.data_io import H5Dataset
 
     runtime.configure()
@@ -73,11 +90,13 @@ def cmd_eval(args) -> None:
     classes = int(model.output_shape[-1]) - (1 if flag is not None else 0)
     for data in (clean, poisoned):
         data.check_fits(tuple(model.input_shape[1:]), classes, "the model")
-    m = metrics.evaluate(
-        inference.predict_classes(model, clean, scale, args.batch_size), clean.labels,
-        inference.predict_classes(model, poisoned, scale, args.batch_size), poisoned.labels,
-        flag_class=flag,
-    )
+    memory.check_batch(model, args.batch_size, "--batch-size", images=max(clean.n, poisoned.n), source=None)
+    with memory.guard("--batch-size", args.batch_size, source=None):
+        m = metrics.evaluate(
+            inference.predict_classes(model, clean, scale, args.batch_size), clean.labels,
+            inference.predict_classes(model, poisoned, scale, args.batch_size), poisoned.labels,
+            flag_class=flag,
+        )
     print(f"Clean Classification accuracy: {m['clean_accuracy']:.2f}")
     print(f"Attack Success Rate: {m['attack_success_rate']:.2f}")
     if flag is not None:
@@ -114,9 +133,12 @@ def cmd_predict(args) -> None:
     source, scale, _ = _resolve(args.model, args.input_scale, args.architecture)
     model = model_io.load(source)
     shape = tuple(model.input_shape[1:])
-    batch = np.stack([read_image(Path(p), shape) for p in args.images]) / np.float32(scale)
-    for cls in np.argmax(np.asarray(model(batch, training=False)), axis=-1):
-        print(int(cls))
+    images = np.stack([read_image(Path(p), shape) for p in args.images])  # all checked before any answer
+    # In batches: a shell glob can name many thousands of images.
+    for start in range(0, len(images), PREDICT_BATCH):
+        batch = images[start : start + PREDICT_BATCH] / np.float32(scale)
+        for cls in np.argmax(np.asarray(model(batch, training=False)), axis=-1):
+            print(int(cls))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         {"eval": cmd_eval, "predict": cmd_predict}[args.command](args)
     except GoodnetError as e:
-        print(f"goodnet: error: {e}", file=sys.stderr)
+        sys.stderr.write(f"goodnet: error: {e}\n")  # one write: one whole line, even in parallel runs
         return 1
     return 0
 

@@ -23,11 +23,16 @@ from goodnet.architectures import ARCHITECTURES
 from goodnet.atomic import atomic_path
 from goodnet.errors import GoodnetError
 
-# Layer classes that deserialize Python code or arbitrary TF ops.
-CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"}
+# Layer classes that deserialize Python code or run arbitrary TF ops: Lambda and its TF
+# variants, TFSMLayer (loads and runs a SavedModel from a path in the config), and the
+# wrappers around JAX, Flax and PyTorch code.
+CODE_LAYERS = {
+    "Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__",
+    "TFSMLayer", "JaxLayer", "FlaxLayer", "TorchModuleWrapper",
+}
 # Model containers that may appear as class names in configs but are not in keras.layers.
 CONTAINERS = {"Functional", "Model", "Sequential"}
-SAFE_MODULE_PREFIXES = ("keras", "goodnet")
+SAFE_PACKAGES = ("keras", "goodnet")  # a module must be one of these or inside one
 
 
 @dataclass(frozen=True)
@@ -87,18 +92,25 @@ def read_model_config(path: Path) -> dict:
             raise GoodnetError(path, "is a zip but not a .keras model (no config.json)") from None
         except (zipfile.BadZipFile, ValueError, OSError) as e:
             raise GoodnetError(path, f"is a damaged .keras file ({_short(e)})") from None
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"PK\x03\x04"):  # a zip's first bytes, without the directory at its end
+        raise GoodnetError(path, "is a damaged or truncated .keras file (its zip directory is missing)")
     try:
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("model_config")
             if raw is None:
                 if "layer_names" in f.attrs:
                     raise GoodnetError(
-                        path, "holds weights only; give it as 'weights:' with an 'architecture:'"
+                        path, "holds weights only; give it as 'weights:' with 'architecture: deepid' in "
+                        "the config, or add '--architecture deepid' to the goodnet command",
                     )
                 raise GoodnetError(path, "is an h5 file but holds no Keras model")
     except GoodnetError:
         raise
     except OSError as e:
+        if head == b"\x89HDF\r\n\x1a\n":
+            raise GoodnetError(path, f"is a damaged or truncated h5 file ({_short(e)})") from None
         raise GoodnetError(path, f"is neither a .keras nor an h5 model file ({_short(e)})") from None
     try:
         return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
@@ -116,13 +128,18 @@ def check_config_is_safe(config, path: Path) -> None:
             raise GoodnetError(path, f"contains a {name} layer, which can run code; refused")
         module = node.get("module")
         registered = node.get("registered_name")
-        if isinstance(module, str) and not module.startswith(SAFE_MODULE_PREFIXES):
+        if isinstance(module, str) and not _in_safe_package(module):
             raise GoodnetError(path, f"uses the class {name} from module '{module}'; refused")
         if isinstance(registered, str) and ">" in registered and not registered.startswith("goodnet>"):
             raise GoodnetError(path, f"uses the custom class {registered}; refused")
         # Legacy h5 configs name no module: a layer must then be a known Keras layer.
         if is_layer and module is None and name not in CONTAINERS and not hasattr(keras.layers, name):
             raise GoodnetError(path, f"uses the unknown layer class {name}; refused")
+
+
+def _in_safe_package(module: str) -> bool:
+    """'keras', 'keras.layers', 'goodnet.x': yes; 'keras_evil', 'goodnetwork': no."""
+    return any(module == p or module.startswith(p + ".") for p in SAFE_PACKAGES)
 
 
 def _walk(obj, is_layer: bool = False):

@@ -37,7 +37,10 @@ def run(snakemake, stage: Callable[..., None], seed: int | None = None) -> None:
         log("done")
     except GoodnetError as e:
         log("error:", e)
-        print(f"goodnet: error: {e}", file=sys.stderr)
+        # One write: jobs running in parallel share stderr, and print() writes the text
+        # and the newline separately, so two jobs' lines could end up spliced together.
+        sys.stderr.write(f"goodnet: error: {e}\n")
+        sys.stderr.flush()
         sys.exit(1)
     except Exception:
         log(traceback.format_exc())
