@@ -3,7 +3,10 @@ clean accuracy and attack success rate after each step, and the per-X stopping p
 
 Exact and fast: pruning a channel of the pruned layer equals zeroing that channel of the
 cached features at the cut layer (see graph.cut_layer), so the features up to the cut are
-computed once and only the head of the net runs per step.
+computed once and only the head of the net runs per step; for heads that start with layers
+linear in the cut's channels (DeepID), only an incremental update of those and the rest of
+the head (sweep_kernels). ``naive_sweep`` is the seeds' method, kept as the reference for
+tests and benchmarks (bench/bench_sweep.py).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from goodnet import surgery
+from goodnet import surgery, sweep_kernels
 from goodnet.metrics import percent
 
 
@@ -61,7 +64,7 @@ def pruning_order(mean_activation: np.ndarray) -> np.ndarray:
 
 def head_model(model: keras.Model, cut: str) -> keras.Model:
     """The rest of the net after layer ``cut``, taking its output as input."""
-    return keras.Model(model.get_layer(cut).output, model.output)
+    return keras.Model(model.get_layer(cut).output, model.outputs[0])  # .output fails on a Sequential
 
 
 def run_sweep(
@@ -72,34 +75,58 @@ def run_sweep(
     poisoned: tuple[np.ndarray, np.ndarray],
     batch_size: int = 2048,
 ) -> Sweep:
-    """Sweep over all channels, given features at ``cut`` and labels for both sets."""
-    head = head_model(model, cut)
+    """Sweep over all channels, given features at ``cut`` and labels for both sets.
 
+    Where the head after ``cut`` starts with layers linear in its channels (DeepID: fc_1
+    and conv_4), the sweep updates those incrementally (sweep_kernels); otherwise it runs
+    the Keras head on the masked features per step. Both give the same curves as pruning
+    the full model and re-running it per step (tests/test_pruning.py)."""
+    order = np.asarray(order, dtype=np.int64)
+    head = head_model(model, cut)
+    classify = _classifier(head)
+    whole = np.array_equal(np.sort(order), np.arange(clean[0].shape[-1]))
+    fast = sweep_kernels.plan(model, cut, head) if whole else None
+
+    def recheck(masked):  # the Keras head on features already masked
+        return classify(masked, np.ones(masked.shape[-1], np.float32)).numpy()
+
+    def hits(feats, labels):
+        if fast is None:
+            return _keras_hits(classify, feats, labels, order, batch_size)
+        return fast.hits(feats, labels, order, batch_size, recheck)
+
+    clean_acc = 100.0 * hits(*clean) / len(clean[0])  # = metrics.percent over all rows
+    asr = 100.0 * hits(*poisoned) / len(poisoned[0])
+    return Sweep(order, clean_acc, asr)
+
+
+def _classifier(head: keras.Model):
     @tf.function(reduce_retracing=True)
     def classify(f, mask):
         return tf.argmax(head(f * mask, training=False), axis=-1)
 
-    def accuracy(feats, labels, mask):
-        hits = 0
-        for s in range(0, len(feats), batch_size):
-            pred = classify(feats[s : s + batch_size], mask).numpy()
-            hits += int(np.sum(pred == labels[s : s + batch_size]))
-        return 100.0 * hits / len(feats)  # = metrics.percent over all batches
-
-    channels = clean[0].shape[-1]
-    mask = np.ones(channels, dtype=np.float32)
-    clean_acc, asr = [accuracy(*clean, mask)], [accuracy(*poisoned, mask)]
-    for channel in order:
-        mask[channel] = 0.0
-        clean_acc.append(accuracy(*clean, mask))
-        asr.append(accuracy(*poisoned, mask))
-    return Sweep(np.asarray(order), np.array(clean_acc), np.array(asr))
+    return classify
 
 
-def naive_sweep(model, layer: str, order, clean, poisoned, batch_size: int = 2048, steps: int | None = None):
+def _keras_hits(classify, feats, labels, order, batch_size) -> np.ndarray:
+    """Correct predictions per step, running the Keras head on masked features."""
+    hits = np.zeros(len(order) + 1, dtype=np.int64)
+    for s in range(0, len(feats), batch_size):
+        f, y = np.asarray(feats[s : s + batch_size], dtype=np.float32), labels[s : s + batch_size]
+        mask = np.ones(f.shape[-1], dtype=np.float32)
+        hits[0] += int(np.sum(classify(f, mask).numpy() == y))
+        for k, channel in enumerate(order, start=1):
+            mask[channel] = 0.0
+            hits[k] += int(np.sum(classify(f, mask).numpy() == y))
+    return hits
+
+
+def naive_sweep(model, layer: str, order, clean, poisoned, batch_size: int = 2048, steps: int | None = None,
+                on_step=None):
     """The seeds' method, for tests and benchmarks: per step, zero the channel in a copy of
     the whole model and run a full forward pass on the images. ``clean``/``poisoned`` are
-    (scaled images, labels). Returns clean accuracies and ASRs (percent), steps 0..steps."""
+    (scaled images, labels). Returns clean accuracies and ASRs (percent), steps 0..steps.
+    ``on_step(k)``, if given, is called after step k is done (benchmarks time the steps)."""
     steps = len(order) if steps is None else steps
     pruned = surgery.clone(model)
 
@@ -108,11 +135,15 @@ def naive_sweep(model, layer: str, order, clean, poisoned, batch_size: int = 204
         return percent(pred == labels)
 
     clean_acc, asr = [accuracy(*clean)], [accuracy(*poisoned)]
+    if on_step:
+        on_step(0)
     for k in range(1, steps + 1):
         pruned = surgery.clone(model)
         surgery.zero_channels(pruned, layer, order[:k])
         clean_acc.append(accuracy(*clean))
         asr.append(accuracy(*poisoned))
+        if on_step:
+            on_step(k)
     return np.array(clean_acc), np.array(asr)
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from goodnet import activations, pruning, surgery
+from goodnet import activations, pruning, surgery, sweep_kernels
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +63,118 @@ def test_pruned_model_predicts_like_the_masked_one(small_deepid, sets):
     masked = surgery.clone(small_deepid)
     surgery.zero_channels(masked, "conv_3", order[:25])
     np.testing.assert_array_equal(result.model(clean).numpy().argmax(-1), masked(clean).numpy().argmax(-1))
+
+
+# -- the incremental fast path (goodnet/sweep_kernels.py) and the generic fallback --------
+
+
+def sharpened_deepid(seed, classes=12, bias=0.0):
+    """A random DeepID like ``small_deepid``, other seed; optionally nonzero biases."""
+    import keras
+
+    from goodnet.architectures import deepid
+
+    keras.utils.set_random_seed(seed)
+    model = deepid(num_classes=classes)
+    out = model.get_layer("output")
+    out.kernel.assign(out.kernel.numpy() * 20)
+    if bias:
+        rng = np.random.default_rng(seed)
+        for layer in model.layers:
+            if getattr(layer, "use_bias", False):
+                layer.bias.assign(rng.normal(0, bias, layer.bias.shape).astype(np.float32))
+    return model
+
+
+def labelled(model, images, seed, wrong_every=3, outside=0):
+    """Labels = the model's answers, every ``wrong_every``-th shifted, ``outside`` of them
+    set to a class the model does not have (as GoodNet's 'poisoned' label N)."""
+    classes = int(model.output_shape[-1])
+    y = model(images).numpy().argmax(-1)
+    y[::wrong_every] = (y[::wrong_every] + 1) % classes
+    y[:outside] = classes
+    return y
+
+
+def sweep_both_ways(model, pruned, sets, batch_size=2048):
+    """run_sweep with the fast path and with the Keras head per step (the reference)."""
+    from goodnet import graph
+
+    cut = graph.cut_layer(model, pruned)
+    feats = [(activations.feature_model(model, cut)(x).numpy(), y) for x, y in sets]
+    order = pruning.pruning_order(activations.mean_activation(feats[0][0]))
+    assert sweep_kernels.plan(model, cut) is not None, "the fast path should handle this head"
+    fast = pruning.run_sweep(model, cut, order, *feats, batch_size=batch_size)
+    plan = sweep_kernels.plan
+    try:
+        sweep_kernels.plan = lambda *a, **k: None
+        reference = pruning.run_sweep(model, cut, order, *feats, batch_size=batch_size)
+    finally:
+        sweep_kernels.plan = plan
+    return fast, reference, order
+
+
+@pytest.mark.parametrize("seed, bias", [(11, 0.0), (12, 0.05), (13, 0.2)])
+def test_fast_sweep_equals_keras_head_sweep_on_random_deepids(seed, bias):
+    model = sharpened_deepid(seed, bias=bias)
+    rng = np.random.default_rng(seed)
+    clean = rng.random((300, 55, 47, 3), dtype=np.float32)
+    bad = rng.random((200, 55, 47, 3), dtype=np.float32)
+    bad[:, 16:24, 6:41] = 0.05  # a dark band, so the poisoned set differs
+    sets = [(clean, labelled(model, clean, seed, outside=5)), (bad, labelled(model, bad, seed, wrong_every=2))]
+    fast, reference, _ = sweep_both_ways(model, "conv_3", sets, batch_size=128)  # several blocks
+    np.testing.assert_array_equal(fast.clean_accuracy, reference.clean_accuracy)
+    np.testing.assert_array_equal(fast.attack_success_rate, reference.attack_success_rate)
+    assert len(np.unique(fast.clean_accuracy)) > 5  # the curve really moves
+
+
+def test_fast_sweep_on_another_supported_head_equals_naive(rng):
+    """Conv2D with strides and 'same' padding, Dense on the channel axis, Flatten->Dense
+    and a Concatenate, a linear (not softmax) output: all handled incrementally."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(4)
+    x = keras.Input((16, 16, 3))
+    h = layers.Conv2D(8, 3, activation="relu", name="c1")(x)
+    h = layers.Conv2D(10, 3, activation="relu", name="c2")(h)
+    p = layers.MaxPooling2D(name="p")(h)
+    a = layers.Flatten()(layers.Conv2D(6, 3, strides=2, padding="same", activation="tanh", name="c3")(p))
+    b = layers.Dense(5, activation="relu", name="d_channels")(p)
+    b = layers.Flatten()(b)
+    c = layers.Dense(7, name="d_flat")(layers.Flatten(name="f")(p))
+    merged = layers.Concatenate()([a, b, c])
+    y = layers.Dense(6, name="out")(layers.Dropout(0.2)(merged))
+    model = keras.Model(x, y)
+    out = model.get_layer("out")
+    out.kernel.assign(out.kernel.numpy() * 10)
+    images = rng.random((120, 16, 16, 3), dtype=np.float32)
+    labels = labelled(model, images, 0, outside=2)
+    sets = [(images[:70], labels[:70]), (images[70:], labels[70:])]
+    fast, reference, order = sweep_both_ways(model, "c2", sets)
+    clean_acc, asr = pruning.naive_sweep(model, "c2", order, *sets)
+    np.testing.assert_array_equal(fast.clean_accuracy, clean_acc)
+    np.testing.assert_array_equal(fast.attack_success_rate, asr)
+    np.testing.assert_array_equal(reference.clean_accuracy, clean_acc)
+
+
+def test_generic_fallback_for_unsupported_heads_equals_naive(rng):
+    """Global pooling after the pruned conv: no incremental path, the Keras head per step."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(5)
+    x = keras.Input((14, 14, 3))
+    h = layers.Conv2D(9, 3, activation="relu", name="last")(layers.Conv2D(6, 3, activation="relu")(x))
+    model = keras.Model(x, layers.Dense(5, activation="softmax")(layers.GlobalAveragePooling2D()(h)))
+    out = model.layers[-1]
+    out.kernel.assign(out.kernel.numpy() * 30)
+    images = rng.random((90, 14, 14, 3), dtype=np.float32)
+    labels = labelled(model, images, 0)
+    assert sweep_kernels.plan(model, "last") is None
+    feats = activations.feature_model(model, "last")(images).numpy()
+    order = pruning.pruning_order(activations.mean_activation(feats[:50]))
+    fast = pruning.run_sweep(model, "last", order, (feats[:50], labels[:50]), (feats[50:], labels[50:]))
+    clean_acc, asr = pruning.naive_sweep(model, "last", order, (images[:50], labels[:50]), (images[50:], labels[50:]))
+    np.testing.assert_array_equal(fast.clean_accuracy, clean_acc)
+    np.testing.assert_array_equal(fast.attack_success_rate, asr)
