@@ -83,16 +83,16 @@ def run_sweep(
     the full model and re-running it per step (tests/test_pruning.py)."""
     order = np.asarray(order, dtype=np.int64)
     head = head_model(model, cut)
-    classify = _classifier(head)
+    scores = tf.function(lambda f: head(f, training=False), reduce_retracing=True)
     whole = np.array_equal(np.sort(order), np.arange(clean[0].shape[-1]))
-    fast = sweep_kernels.plan(model, cut, head) if whole else None
+    fast = sweep_kernels.plan(model, cut, scores) if whole else None
 
-    def recheck(masked):  # the Keras head on features already masked
-        return classify(masked, np.ones(masked.shape[-1], np.float32)).numpy()
+    def recheck(masked):  # the Keras head on features already masked; argmax as naive_sweep
+        return np.argmax(np.asarray(scores(masked)), axis=-1)
 
     def hits(feats, labels):
         if fast is None:
-            return _keras_hits(classify, feats, labels, order, batch_size)
+            return _keras_hits(_classifier(head), feats, labels, order, batch_size)
         return fast.hits(feats, labels, order, batch_size, recheck)
 
     clean_acc = 100.0 * hits(*clean) / len(clean[0])  # = metrics.percent over all rows
