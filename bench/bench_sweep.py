@@ -6,7 +6,8 @@ DeepID weights from ../shared/csaw2020/ when present (else a generated DeepID), 
 from the net's own predictions (clean: every 10th shifted to a wrong class; poisoned: the
 class the net gives most often, as an attack target), so accuracies are neither 0 nor 100.
 
-Every part runs in its own Python process, so each peak RSS is that part's alone:
+Every part runs in its own Python process, so each peak RSS is that part's alone; floor
+and goodnet run twice each, spread over the run, and the best run counts:
 
   floor    one traced forward pass of the BadNet over all 24 377 images (the floor),
            at batch 512 and 2048; the faster counts. Also writes the labels.
@@ -14,14 +15,16 @@ Every part runs in its own Python process, so each peak RSS is that part's alone
            mean activations, and `pruning.run_sweep` over all 60 channels (61 points).
   naive    `pruning.naive_sweep` (clone, zero the channels, model.predict over both sets,
            per step) for steps 0..10; 61 x the median step estimates all 61 points.
+  generic  (--with-generic) goodnet with the fast path switched off: the Keras head per step.
   pruned   inference of physically pruned DeepIDs (`surgery.delete_channels`) against
            the unpruned one, same data, same traced forward pass.
 
 Prints the ratios and writes them, with the machine, versions and command, between the
 bench markers of BENCHMARKS.md (the rest of that file is left alone).
 
-  .venv/bin/python bench/bench_sweep.py            # what `make bench` runs
-  .venv/bin/python bench/bench_sweep.py --quick    # small smoke run; writes nothing
+  .venv/bin/python bench/bench_sweep.py                 # what `make bench` runs
+  .venv/bin/python bench/bench_sweep.py --with-generic  # also the sweep without the fast path
+  .venv/bin/python bench/bench_sweep.py --quick         # small smoke run; writes nothing
 """
 
 from __future__ import annotations
@@ -123,8 +126,10 @@ def forward_classes(model, sets, batch_size: int, scale: float = 255.0):
     out = []
     t, c = time.perf_counter(), time.process_time()
     for images in sets:
-        parts = [np.argmax(np.asarray(forward(x)), axis=-1)
-                 for x, _ in ArrayData(images, np.zeros(len(images))).batches(batch_size, scale)]
+        parts = [
+            np.argmax(np.asarray(forward(x)), axis=-1)
+            for x, _ in ArrayData(images, np.zeros(len(images))).batches(batch_size, scale)
+        ]
         out.append(np.concatenate(parts))
     return out, time.perf_counter() - t, time.process_time() - c
 
@@ -182,7 +187,7 @@ def part_goodnet(args):
     lab = np.load(Path(args.work) / "labels.npz")
     clean, bad = ArrayData(xc, lab["yc"]), ArrayData(xp, lab["yp"])
     made = []  # the fast-path plan run_sweep makes, for its counters
-    plan = sweep_kernels.plan
+    plan = (lambda *a, **k: None) if args.part == "generic" else sweep_kernels.plan
     sweep_kernels.plan = lambda *a, **k: made.append(plan(*a, **k)) or made[-1]
     t0, c0 = time.perf_counter(), time.process_time()  # from here on, what prune_sweep does
     feats_clean = activations.features(model, CUT, clean, 255.0)
@@ -191,13 +196,21 @@ def part_goodnet(args):
     t1 = time.perf_counter()
     sweep = pruning.run_sweep(model, CUT, order, (feats_clean, clean.labels), (feats_bad, bad.labels), SWEEP_BATCH)
     t2, c2 = time.perf_counter(), time.process_time()
-    np.savez(Path(args.work) / "goodnet.npz", order=order, clean=sweep.clean_accuracy, asr=sweep.attack_success_rate)
-    emit({
-        "sweep_s": t2 - t0, "cpu_s": c2 - c0, "features_s": t1 - t0, "steps_s": t2 - t1,
-        "fast_path": bool(made and made[0] is not None),
-        "stats": made[0].stats.tolist() if made and made[0] is not None else None,
-        "clean0": float(sweep.clean_accuracy[0]), "asr0": float(sweep.attack_success_rate[0]),
-    })
+    np.savez(
+        Path(args.work) / f"{args.part}.npz", order=order, clean=sweep.clean_accuracy, asr=sweep.attack_success_rate
+    )
+    emit(
+        {
+            "sweep_s": t2 - t0,
+            "cpu_s": c2 - c0,
+            "features_s": t1 - t0,
+            "steps_s": t2 - t1,
+            "fast_path": bool(made and made[0] is not None),
+            "stats": made[0].stats.tolist() if made and made[0] is not None else None,
+            "clean0": float(sweep.clean_accuracy[0]),
+            "asr0": float(sweep.attack_success_rate[0]),
+        }
+    )
 
 
 def part_naive(args):
@@ -220,20 +233,32 @@ def part_naive(args):
         cpu_stamps.append(time.process_time())
 
     clean_acc, asr = pruning.naive_sweep(
-        model, PRUNED_LAYER, order, (sc, lab["yc"]), (sp, lab["yp"]), batch_size=SWEEP_BATCH,
-        steps=args.naive_steps, on_step=on_step,
+        model,
+        PRUNED_LAYER,
+        order,
+        (sc, lab["yc"]),
+        (sp, lab["yp"]),
+        batch_size=SWEEP_BATCH,
+        steps=args.naive_steps,
+        on_step=on_step,
     )
     per_point, cpu_per_point = np.diff(stamps), np.diff(cpu_stamps)  # point 0 (unpruned), then one per step
     np.savez(Path(args.work) / "naive.npz", clean=clean_acc, asr=asr)
     points = len(order) + 1
     steps, cpu_steps = (per_point[1:], cpu_per_point[1:]) if len(per_point) > 1 else (per_point, cpu_per_point)
-    emit({
-        "naive_measured_s": stamps[-1] - stamps[0], "per_point_s": per_point.tolist(), "points": points,
-        # The typical step (median of the timed pruning steps) times the 61 points; the
-        # fastest step gives a lower bound, the mean over all points (incl. point 0) a higher one.
-        "naive_s": float(np.median(steps)) * points, "naive_min_s": float(steps.min()) * points,
-        "naive_mean_s": float(per_point.mean()) * points, "naive_cpu_s": float(np.median(cpu_steps)) * points,
-    })
+    emit(
+        {
+            "naive_measured_s": stamps[-1] - stamps[0],
+            "per_point_s": per_point.tolist(),
+            "points": points,
+            # The typical step (median of the timed pruning steps) times the 61 points; the
+            # fastest step gives a lower bound, the mean over all points (incl. point 0) a higher one.
+            "naive_s": float(np.median(steps)) * points,
+            "naive_min_s": float(steps.min()) * points,
+            "naive_mean_s": float(per_point.mean()) * points,
+            "naive_cpu_s": float(np.median(cpu_steps)) * points,
+        }
+    )
 
 
 def part_pruned(args):
@@ -266,21 +291,48 @@ def part_pruned(args):
             _, wall, used = forward_classes(m, images, FEATURE_BATCH)
             times[label].append(wall)
             cpu[label].append(used)
-    rows = [{"point": label, "pruned": k, "kept": channels - k, "mode": mode, "s": min(times[label]),
-             "runs": times[label], "cpu_s": min(cpu[label]), "params": int(m.count_params()),
-             "macs": macs_per_image(m)} for label, (m, mode, k) in models.items()]
+    rows = [
+        {
+            "point": label,
+            "pruned": k,
+            "kept": channels - k,
+            "mode": mode,
+            "s": min(times[label]),
+            "runs": times[label],
+            "cpu_s": min(cpu[label]),
+            "params": int(m.count_params()),
+            "macs": macs_per_image(m),
+        }
+        for label, (m, mode, k) in models.items()
+    ]
     emit({"images": sum(len(x) for x in images), "share": "all" if args.quick else "the first third", "rows": rows})
 
 
-PARTS = {"floor": part_floor, "goodnet": part_goodnet, "naive": part_naive, "pruned": part_pruned}
+PARTS = {
+    "floor": part_floor,
+    "goodnet": part_goodnet,
+    "generic": part_goodnet,
+    "naive": part_naive,
+    "pruned": part_pruned,
+}
 
 
 # -- the orchestrator ------------------------------------------------------------------
 
 
 def run_part(name: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--part", name, "--work", args.work, "--naive-steps", str(args.naive_steps),
-           "--repeat", str(args.repeat)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--part",
+        name,
+        "--work",
+        args.work,
+        "--naive-steps",
+        str(args.naive_steps),
+        "--repeat",
+        str(args.repeat),
+    ]
     if args.quick:
         cmd.append("--quick")
     t = time.perf_counter()
@@ -290,7 +342,7 @@ def run_part(name: str, args) -> dict:
     if proc.returncode != 0 or not lines:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])
         raise SystemExit(f"bench part {name} failed (exit {proc.returncode})")
-    result = json.loads(lines[-1][len(MARK):])
+    result = json.loads(lines[-1][len(MARK) :])
     print(f"[bench] {name} done in {time.perf_counter() - t:.0f} s (process, incl. start-up and data)", flush=True)
     return result
 
@@ -314,10 +366,14 @@ def machine() -> dict:
         mem = float("nan")
     gpus = tf.config.list_physical_devices("GPU")
     return {
-        "cpu": f"{cpu}, {os.cpu_count()} cores", "memory_gib": round(mem, 1),
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "memory_gib": round(mem, 1),
         "gpu": ", ".join(g.name for g in gpus) if gpus else "none visible to TensorFlow",
-        "os": platform.platform(), "python": platform.python_version(),
-        "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
     }
 
 
@@ -326,6 +382,11 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="a few hundred images; print only, write nothing")
     ap.add_argument("--naive-steps", type=int, default=10, help="naive steps timed (then extrapolated)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the pruned-model timings; the best counts")
+    ap.add_argument(
+        "--with-generic",
+        action="store_true",
+        help="also time run_sweep's generic path (the Keras head per step, as before the fast path)",
+    )
     ap.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -343,7 +404,8 @@ def main(argv=None) -> int:
         # Floor and goodnet twice each, in separate processes spread over the run, so that a
         # burst of load on the shared machine does not decide a ratio alone.
         res = {"floor": [], "goodnet": []}
-        for name in ("floor", "goodnet", "naive", "floor", "goodnet", "pruned"):
+        schedule = ("floor", "goodnet", "naive", "floor", "goodnet") + (("generic",) if args.with_generic else ())
+        for name in schedule + ("pruned",):
             result = run_part(name, args)
             if name in res:
                 res[name].append(result)
@@ -352,6 +414,9 @@ def main(argv=None) -> int:
         naive, fast = np.load(Path(work) / "naive.npz"), np.load(Path(work) / "goodnet.npz")
         n = args.naive_steps + 1
         agree = all(np.array_equal(naive[k], fast[k][:n]) for k in ("clean", "asr"))
+        if args.with_generic:
+            generic = np.load(Path(work) / "generic.npz")
+            res["generic"]["agree"] = all(np.array_equal(generic[k], fast[k]) for k in ("clean", "asr"))
     wall = time.perf_counter() - t0
     report = summarize(res, machine(), args, started, load_before, os.getloadavg(), wall, agree)
     print("\n" + report)
@@ -373,70 +438,97 @@ def summarize(res, mach, args, started, load_before, load_after, wall, agree) ->
     rss_gib = max(r["peak_rss_mib"] for r in goods) / 1024
     ok = lambda cond: "met" if cond else "**missed**"  # noqa: E731
     secs = lambda xs: " / ".join(f"{x:.1f}" for x in xs)  # noqa: E731
-    command = " ".join([".venv/bin/python bench/bench_sweep.py"] + (["--quick"] if args.quick else []))
-    what = "a smoke run, not a measurement" if args.quick else "what `make bench` runs"
-    lines = [
-        f"Measured {started:%Y-%m-%d %H:%M %Z} by `{command}` ({what}); {wall:.0f} s wall in all.",
-        "",
-        f"- Machine: {mach['cpu']}, {mach['memory_gib']} GiB RAM; GPU: {mach['gpu']}; {mach['os']}.",
-        f"- Versions: Python {mach['python']}, TensorFlow {mach['tensorflow']}, Keras {mach['keras']},"
-        f" NumPy {mach['numpy']}.",
-        f"- Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} on 2 cores: the machine"
-        " is shared. Each time is the best of the runs listed (floor and goodnet in two processes each, spread"
-        " over the run); CPU seconds (both cores summed) are steadier under load than wall seconds.",
-        f"- Data: {n_clean} clean validation + {n_bad} poisoned synthetic 55x47x3 images (uint8, in memory);"
-        f" model: {floors[0]['model']}; clean accuracy {gn['clean0']:.2f} %, ASR {gn['asr0']:.2f} % before pruning.",
-        "",
-        "| what | wall s (best) | all runs, wall s | CPU s (best) | peak RSS of its process |",
-        "|---|---:|---|---:|---:|",
-        f"| (a) naive sweep (`pruning.naive_sweep`), 61 points = 61 x the median of {len(nv['per_point_s']) - 1}"
-        f" timed steps | {nv['naive_s']:.0f} | per point (0 = unpruned): {secs(nv['per_point_s'])};"
-        f" 61 x fastest step: {nv['naive_min_s']:.0f}, 61 x mean: {nv['naive_mean_s']:.0f}"
-        f" | {nv['naive_cpu_s']:.0f} | {nv['peak_rss_mib'] / 1024:.2f} GiB |",
-        f"| (b) goodnet sweep: features of both sets + 61 points (`run_sweep`,"
-        f" {'incremental fast path' if gn['fast_path'] else 'Keras head per step'}) | {gn['sweep_s']:.1f}"
-        f" | {secs(r['sweep_s'] for r in goods)} | {gn_cpu:.1f} | {rss_gib:.2f} GiB |",
-        f"| &nbsp;&nbsp; of which features (partial forward pass, batch {FEATURE_BATCH}) | {gn['features_s']:.1f}"
-        f" | {secs(r['features_s'] for r in goods)} | | |",
-        f"| &nbsp;&nbsp; of which the 61 points | {gn['steps_s']:.1f} | {secs(r['steps_s'] for r in goods)} | | |",
-        f"| (c) floor: one traced full forward pass over all images | {floor_s:.1f}"
-        f" | {', '.join(f'batch {b}: {w:.1f}' for b, w, _ in floor_runs)} | {floor_cpu:.1f}"
-        f" | {max(r['peak_rss_mib'] for r in floors) / 1024:.2f} GiB |",
-        "",
-        "| ratio | wall | CPU | target | |",
-        "|---|---:|---:|---:|---|",
-        f"| naive / goodnet sweep | {speedup:.1f}x (fastest-step estimate: {nv['naive_min_s'] / gn['sweep_s']:.1f}x)"
-        f" | {speedup_cpu:.1f}x | >= 30x | {ok(speedup >= 30)} |",
-        f"| goodnet sweep / floor | {over_floor:.2f}x | {over_floor_cpu:.2f}x | <= 2x | {ok(over_floor <= 2)} |",
-        f"| peak RSS of the goodnet sweep | {rss_gib:.2f} GiB | | <= 3 GiB | {ok(rss_gib <= 3)} |",
-        "",
-        f"Naive and goodnet curves agree on the {len(nv['per_point_s'])} points both computed:"
-        f" {'yes, exactly' if agree else '**NO**'}." + _stats_line(gn.get("stats")),
-        "",
-        f"Inference of physically pruned DeepIDs (`surgery.delete_channels` on conv_3, channels in sweep order):"
-        f" one traced forward pass over {pr['images']} of the images ({pr['share']} of each set) at batch"
-        f" {FEATURE_BATCH}, models interleaved, best of {len(pr['rows'][0]['runs'])} rounds:",
-        "",
-        "| model | conv_3 channels kept | parameters | MACs per image | mode | wall s (best) | all runs |"
-        " CPU s (best) | speed-up, wall / CPU |",
-        "|---|---:|---:|---:|---|---:|---|---:|---:|",
-    ]
+    flags = [f for f, on in (("--quick", args.quick), ("--with-generic", args.with_generic)) if on]
+    flags += [f"--naive-steps {args.naive_steps}"] if args.naive_steps != 10 else []
+    flags += [f"--repeat {args.repeat}"] if args.repeat != 3 else []
+    command = " ".join([".venv/bin/python bench/bench_sweep.py"] + flags)
+    what = (
+        "a smoke run, not a measurement"
+        if args.quick
+        else "`make bench` runs it without --with-generic" if args.with_generic else "what `make bench` runs"
+    )
+    lines = (
+        [
+            f"Measured {started:%Y-%m-%d %H:%M %Z} by `{command}` ({what}); {wall:.0f} s wall in all.",
+            "",
+            f"- Machine: {mach['cpu']}, {mach['memory_gib']} GiB RAM; GPU: {mach['gpu']}; {mach['os']}.",
+            f"- Versions: Python {mach['python']}, TensorFlow {mach['tensorflow']}, Keras {mach['keras']},"
+            f" NumPy {mach['numpy']}.",
+            f"- Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} on {os.cpu_count()} cores: the machine"
+            " is shared. Each time is the best of the runs listed (floor and goodnet in two processes each, spread"
+            " over the run); CPU seconds (both cores summed) are steadier under load than wall seconds.",
+            f"- Data: {n_clean} clean validation + {n_bad} poisoned synthetic 55x47x3 images (uint8, in memory);"
+            f" model: {floors[0]['model']}; clean accuracy {gn['clean0']:.2f} %, ASR {gn['asr0']:.2f} % before pruning.",
+            "",
+            "| what | wall s (best) | all runs, wall s | CPU s (best) | peak RSS of its process |",
+            "|---|---:|---|---:|---:|",
+            f"| (a) naive sweep (`pruning.naive_sweep`), 61 points = 61 x the median of {len(nv['per_point_s']) - 1}"
+            f" timed steps | {nv['naive_s']:.0f} | per point (0 = unpruned): {secs(nv['per_point_s'])};"
+            f" 61 x fastest step: {nv['naive_min_s']:.0f}, 61 x mean: {nv['naive_mean_s']:.0f}"
+            f" | {nv['naive_cpu_s']:.0f} | {nv['peak_rss_mib'] / 1024:.2f} GiB |",
+            f"| (b) goodnet sweep: features of both sets + 61 points (`run_sweep`,"
+            f" {'incremental fast path' if gn['fast_path'] else 'Keras head per step'}) | {gn['sweep_s']:.1f}"
+            f" | {secs(r['sweep_s'] for r in goods)} | {gn_cpu:.1f} | {rss_gib:.2f} GiB |",
+            f"| &nbsp;&nbsp; of which features (partial forward pass, batch {FEATURE_BATCH}) | {gn['features_s']:.1f}"
+            f" | {secs(r['features_s'] for r in goods)} | | |",
+            f"| &nbsp;&nbsp; of which the 61 points | {gn['steps_s']:.1f} | {secs(r['steps_s'] for r in goods)} | | |",
+        ]
+        + (
+            [
+                f"| (b') the same, run_sweep's generic path (Keras head per step, as before the fast path; one run;"
+                f" its 61-point curves {'equal' if res['generic']['agree'] else '**differ from**'} the fast path's)"
+                f" | {res['generic']['sweep_s']:.1f} | features {res['generic']['features_s']:.1f} + points"
+                f" {res['generic']['steps_s']:.1f} | {res['generic']['cpu_s']:.1f}"
+                f" | {res['generic']['peak_rss_mib'] / 1024:.2f} GiB |",
+            ]
+            if "generic" in res
+            else []
+        )
+        + [
+            f"| (c) floor: one traced full forward pass over all images | {floor_s:.1f}"
+            f" | {', '.join(f'batch {b}: {w:.1f}' for b, w, _ in floor_runs)} | {floor_cpu:.1f}"
+            f" | {max(r['peak_rss_mib'] for r in floors) / 1024:.2f} GiB |",
+            "",
+            "| ratio | wall | CPU | target | |",
+            "|---|---:|---:|---:|---|",
+            f"| naive / goodnet sweep | {speedup:.1f}x (fastest-step estimate: {nv['naive_min_s'] / gn['sweep_s']:.1f}x)"
+            f" | {speedup_cpu:.1f}x | >= 30x | {ok(speedup >= 30)} |",
+            f"| goodnet sweep / floor | {over_floor:.2f}x | {over_floor_cpu:.2f}x | <= 2x | {ok(over_floor <= 2)} |",
+            f"| peak RSS of the goodnet sweep | {rss_gib:.2f} GiB | | <= 3 GiB | {ok(rss_gib <= 3)} |",
+            "",
+            f"Naive and goodnet curves agree on the {len(nv['per_point_s'])} points both computed:"
+            f" {'yes, exactly' if agree else '**NO**'}." + _stats_line(gn.get("stats")),
+            "",
+            f"Inference of physically pruned DeepIDs (`surgery.delete_channels` on conv_3, channels in sweep order):"
+            f" one traced forward pass over {pr['images']} of the images ({pr['share']} of each set) at batch"
+            f" {FEATURE_BATCH}, models interleaved, best of {len(pr['rows'][0]['runs'])} rounds:",
+            "",
+            "| model | conv_3 channels kept | parameters | MACs per image | mode | wall s (best) | all runs |"
+            " CPU s (best) | speed-up, wall / CPU |",
+            "|---|---:|---:|---:|---|---:|---|---:|---:|",
+        ]
+    )
     base, base_cpu = pr["rows"][0]["s"], pr["rows"][0]["cpu_s"]
     for r in pr["rows"]:
         name = "unpruned" if r["point"] == "unpruned" else f"pruned at {r['point']} ({r['pruned']} channels)"
-        lines.append(f"| {name} | {r['kept']} | {r['params']:,} | {r['macs'] / 1e6:.2f} M | {r['mode']} | {r['s']:.2f}"
-                     f" | {secs(r['runs'])} | {r['cpu_s']:.2f} | {base / r['s']:.2f}x / {base_cpu / r['cpu_s']:.2f}x |")
+        lines.append(
+            f"| {name} | {r['kept']} | {r['params']:,} | {r['macs'] / 1e6:.2f} M | {r['mode']} | {r['s']:.2f}"
+            f" | {secs(r['runs'])} | {r['cpu_s']:.2f} | {base / r['s']:.2f}x / {base_cpu / r['cpu_s']:.2f}x |"
+        )
     return "\n".join(lines)
 
 
 def _stats_line(stats) -> str:
     if not stats:
         return ""
-    points, advanced, full, rechecked = stats
-    return (f" Of the {points:,} (image, point) pairs of the fast sweep, {100 * advanced / points:.0f} % went through"
-            f" the rest of the head (the others' features did not change), {100 * full / points:.0f} % through the"
-            f" full output layer (the others were settled by their candidate class), and {rechecked} rows were"
-            " re-decided by the Keras head as near-ties.")
+    points, changed, advanced, full, rechecked = stats
+    return (
+        f" Of the {points:,} (image, point) pairs of the fast sweep (point 0 counted as changed),"
+        f" {100 * changed / points:.1f} % had features that changed, {100 * advanced / points:.1f} % went through"
+        f" the rest of the head (steps that change most images compute all of them),"
+        f" {100 * full / points:.1f} % through the full output layer (the others were settled by their candidate"
+        f" class), and {rechecked} were re-decided by the Keras head as near-ties."
+    )
 
 
 def write_report(block: str) -> None:

@@ -98,14 +98,15 @@ def read_job(path: Path) -> Job | None:
     cpus = [_number(r.get("cpu_time")) for r in rows]
     rss = [v for v in (_number(r.get("max_rss")) for r in rows) if v is not None]
     return Job(
-        path, sum(secs) / len(secs),
+        path,
+        sum(secs) / len(secs),
         sum(cpus) / len(cpus) if all(c is not None for c in cpus) else None,
         max(rss) if rss else None,
     )
 
 
 def collect(root: Path) -> dict[str, RuleTimes]:
-    patterns = benchmark_patterns(root / "rules")
+    patterns = benchmark_patterns(ROOT / "rules")  # the rules of this repository
     by_rule: dict[str, RuleTimes] = {}
     for path in sorted((root / "benchmarks").rglob("*.tsv")):
         rel = path.relative_to(root).as_posix()
@@ -148,15 +149,19 @@ def table(by_rule: dict[str, RuleTimes], wall) -> str:
         cpu_text = f"{sum(cpu):.1f}" if all(c is not None for c in cpu) else "n/a"
         rss_text = f"{max(rss):.0f}" if rss else "n/a"
         longest = max(j.seconds for j in r.jobs)
-        lines.append(f"| {r.rule} | {len(r.jobs)} | {r.total:.1f} | {100 * r.total / total:.0f} % | {longest:.1f}"
-                     f" | {cpu_text} | {rss_text} |")
+        lines.append(
+            f"| {r.rule} | {len(r.jobs)} | {r.total:.1f} | {100 * r.total / total:.0f} % | {longest:.1f}"
+            f" | {cpu_text} | {rss_text} |"
+        )
     jobs = sum(len(r.jobs) for r in rules)
     lines.append(f"| **all jobs** | {jobs} | **{total:.1f}** | 100 % | | | |")
     out = "\n".join(lines)
     out += f"\n\nSum of job times: {total:.0f} s ({total / 60:.1f} min)."
     if wall:
-        out += (f" Wall time of the latest run ({wall[1]}, first to last log timestamp):"
-                f" {wall[0]:.0f} s ({wall[0] / 60:.1f} min); jobs overlap when cores allow.")
+        out += (
+            f" Wall time of the latest run ({wall[1]}, first to last log timestamp):"
+            f" {wall[0]:.0f} s ({wall[0] / 60:.1f} min); jobs overlap when cores allow."
+        )
     return out
 
 
@@ -171,13 +176,19 @@ def write(block: str, report: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", type=Path, default=ROOT, help="the workflow directory (default: the repository)")
+    ap.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the directory the workflow ran in (snakemake -d); default: the repository",
+    )
     ap.add_argument("--write", action="store_true", help="also write the table into BENCHMARKS.md")
     args = ap.parse_args(argv)
     by_rule = collect(args.root)
     wall = latest_run_wall(args.root)
     stamp = datetime.datetime.now().astimezone()
-    block = f"From `{args.root.name}/benchmarks/**/*.tsv`, read {stamp:%Y-%m-%d %H:%M %Z}:\n\n" + table(by_rule, wall)
+    where = "benchmarks" if args.root.resolve() == ROOT else f"{args.root}/benchmarks"
+    block = f"From `{where}/**/*.tsv`, read {stamp:%Y-%m-%d %H:%M %Z}:\n\n" + table(by_rule, wall)
     print(block)
     if args.write and by_rule:
         write(block, ROOT / "BENCHMARKS.md")

@@ -158,8 +158,8 @@ class IncrementalHead:
         # Several blocks in flight keep the cores busy through the small ops between matmuls.
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             done = list(pool.map(block_hits, range(0, len(feats), batch_size)))
-        self.stats += sum(stats for _, stats in done)
-        return sum(hits for hits, _ in done)
+        self.stats += sum((stats for _, stats in done), np.zeros(5, np.int64))
+        return sum((hits for hits, _ in done), np.zeros(len(order) + 1, np.int64))
 
     def _block_hits(self, block, y, order, recheck) -> np.ndarray:
         # From the last step (all channels pruned: every pre-activation is its bias,
@@ -167,7 +167,9 @@ class IncrementalHead:
         # pre-activation is then a sum of the channels still present, as in the Keras
         # head, never a difference of large sums that cancel.
         n, channels = len(block), block.shape[-1]
-        by_channel = np.ascontiguousarray(np.moveaxis(block, -1, 0).reshape(channels, n, -1), dtype=STATE.as_numpy_dtype)
+        by_channel = np.ascontiguousarray(
+            np.moveaxis(block, -1, 0).reshape(channels, n, -1), dtype=STATE.as_numpy_dtype
+        )
         nonzero = by_channel.any(axis=2)  # (C, n)
         y_tf = tf.constant(y)
         pre = tf.broadcast_to(self.bias, (n, self.bias.shape[0]))  # all pruned: the biases
@@ -176,13 +178,16 @@ class IncrementalHead:
         nearly = _NearTies(len(order) + 1, channels)
         decided = np.zeros((len(order) + 1, n), dtype=bool)  # [i, row]: i-th step done (backwards)
         start = tf.zeros((n, by_channel.shape[2]), STATE)  # adds nothing: decide all rows as they are
-        pre, ok, amb, cand, full = self._step_all(pre, start, tf.constant(0, tf.int64), y_tf, tf.constant(candidate), True)
+        pre, ok, amb, cand, full = self._step_all(
+            pre, start, tf.constant(0, tf.int64), y_tf, tf.constant(candidate), True
+        )
         correct[:], candidate[:] = ok.numpy(), cand.numpy()
-        stats = np.array([n, n, int(full), 0])
+        stats = np.array([n, n, n, int(full), 0])
         nearly.add(0, np.arange(n), np.flatnonzero(amb.numpy()), order)
         decided[0] = correct
         for i, c in enumerate(order[::-1], start=1):
             rows = np.flatnonzero(nonzero[c])
+            stats[:2] += n, len(rows)
             if len(rows) >= DENSE * n:  # cheaper than picking the rows
                 rows = np.arange(n)
                 pre, ok, amb, cand, full = self._step_all(
@@ -190,24 +195,28 @@ class IncrementalHead:
                 )
             elif len(rows):
                 pre, ok, amb, cand, full = self._step_rows(
-                    pre, tf.constant(by_channel[c][rows]), tf.constant(c, tf.int64),
-                    tf.constant(rows[:, None].astype(np.int32)), tf.constant(y[rows]), tf.constant(candidate[rows]),
+                    pre,
+                    tf.constant(by_channel[c][rows]),
+                    tf.constant(c, tf.int64),
+                    tf.constant(rows[:, None].astype(np.int32)),
+                    tf.constant(y[rows]),
+                    tf.constant(candidate[rows]),
                 )
-            stats[0] += n
             if len(rows):  # else channel c is zero on every row here: nothing changes
                 correct[rows], candidate[rows] = ok.numpy(), cand.numpy()
-                stats[1:3] += len(rows), int(full)
+                stats[2:4] += len(rows), int(full)
                 nearly.add(i, rows, rows[amb.numpy()], order[: len(order) - i])
             decided[i] = correct
-        stats[3] = nearly.resolve(decided, block, y, recheck)
+        stats[4] = nearly.resolve(decided, block, y, recheck)
         return decided.sum(axis=1)[::-1].astype(np.int64), stats
 
     # -- traced pieces ----------------------------------------------------------------
 
     def __post_init__(self):
-        # Row-steps of all sweeps so far: decided, run through the rest of the head, through
-        # the output layer in full; and rows re-decided by Keras (for benchmarks and tests).
-        self.stats = np.zeros(4, dtype=np.int64)
+        # (row, point) pairs of all sweeps so far: decided, whose features changed, run
+        # through the rest of the head, through the output layer in full; and rows
+        # re-decided by Keras (for benchmarks and tests).
+        self.stats = np.zeros(5, dtype=np.int64)
         h, w, _ = self.cut_shape
         self.unrolled = tf.constant(_unrolled(self.consumers, self.cut_shape), STATE)
         self.bias = tf.constant(np.concatenate([np.reshape(k.bias, -1) for k in self.consumers]), STATE)
@@ -311,7 +320,8 @@ class _NearTies:
             for row in ambiguous.tolist():
                 self.open[row] = (step, mask)
 
-    def resolve(self, decided: np.ndarray, block: np.ndarray, y: np.ndarray, recheck) -> None:
+    def resolve(self, decided: np.ndarray, block: np.ndarray, y: np.ndarray, recheck) -> int:
+        """Re-decide the near-ties, fix their spans in ``decided``; returns how many."""
         self.spans += [(row, start, self.steps, mask) for row, (start, mask) in self.open.items()]
         if not self.spans:
             return 0
@@ -331,15 +341,24 @@ def plan(model: keras.Model, cut: str, reference: Callable | None = None) -> Inc
 
     A plan must also reproduce ``reference`` (features at ``cut`` -> the model's output;
     by default the Keras model after ``cut``) on a few random feature rows before it is
-    used; any disagreement or error means None."""
+    used; any disagreement or error means None (``why_not`` says which)."""
+    return _attempt(model, cut, reference)[0]
+
+
+def why_not(model: keras.Model, cut: str) -> str | None:
+    """Why ``plan`` gives no fast path for ``model`` after ``cut``; None if it gives one."""
+    return _attempt(model, cut, None)[1]
+
+
+def _attempt(model, cut, reference) -> tuple[IncrementalHead | None, str | None]:
     try:
         found = _plan(model, cut)
         if reference is None:
             reference = keras.Model(model.get_layer(cut).output, model.outputs[0])
         _self_check(found, reference)
-        return found
-    except Exception:  # noqa: BLE001 - anything unexpected: use the generic path
-        return None
+        return found, None
+    except Exception as e:  # noqa: BLE001 - anything unexpected: use the generic path
+        return None, f"{type(e).__name__}: {e}"
 
 
 def _self_check(found: IncrementalHead, reference: Callable) -> None:
@@ -421,8 +440,14 @@ def _conv(layer, cfg) -> _Consumer:
     if padding not in ("VALID", "SAME"):
         raise _Unsupported(f"{layer.name} has padding {padding}")
     return _Consumer(
-        layer.name, "conv", *_weights(layer), layer.activation, _shape(layer), tuple(cfg.get("strides", (1, 1))),
-        padding, tuple(cfg.get("dilation_rate", (1, 1))),
+        layer.name,
+        "conv",
+        *_weights(layer),
+        layer.activation,
+        _shape(layer),
+        tuple(cfg.get("strides", (1, 1))),
+        padding,
+        tuple(cfg.get("dilation_rate", (1, 1))),
     )
 
 
@@ -479,8 +504,12 @@ def _rest(model, graph: LayerGraph, consumers: list[_Consumer], absorbed: set[st
         _check_plain(out_layer, keras.layers.Dense)
         kernel = out_layer.kernel.numpy()
         bias = out_layer.bias.numpy() if out_layer.use_bias else np.zeros(kernel.shape[1], np.float32)
-        out = _Output(tf.constant(kernel), tf.constant(bias), float(np.linalg.norm(kernel, axis=0).max()),
-                      float(np.abs(bias).max()))
+        out = _Output(
+            tf.constant(kernel),
+            tf.constant(bias),
+            float(np.linalg.norm(kernel, axis=0).max()),
+            float(np.abs(bias).max()),
+        )
     layers = {n: model.get_layer(n) for n in rest_order}
     acts = {c.name: c.activation for c in consumers}
 

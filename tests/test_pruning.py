@@ -103,7 +103,7 @@ def sweep_both_ways(model, pruned, sets, batch_size=2048):
     cut = graph.cut_layer(model, pruned)
     feats = [(activations.feature_model(model, cut)(x).numpy(), y) for x, y in sets]
     order = pruning.pruning_order(activations.mean_activation(feats[0][0]))
-    assert sweep_kernels.plan(model, cut) is not None, "the fast path should handle this head"
+    assert sweep_kernels.why_not(model, cut) is None, "the fast path should handle this head"
     fast = pruning.run_sweep(model, cut, order, *feats, batch_size=batch_size)
     plan = sweep_kernels.plan
     try:
@@ -171,10 +171,86 @@ def test_generic_fallback_for_unsupported_heads_equals_naive(rng):
     out.kernel.assign(out.kernel.numpy() * 30)
     images = rng.random((90, 14, 14, 3), dtype=np.float32)
     labels = labelled(model, images, 0)
-    assert sweep_kernels.plan(model, "last") is None
+    assert "GlobalAveragePooling2D" in sweep_kernels.why_not(model, "last")
     feats = activations.feature_model(model, "last")(images).numpy()
     order = pruning.pruning_order(activations.mean_activation(feats[:50]))
     fast = pruning.run_sweep(model, "last", order, (feats[:50], labels[:50]), (feats[50:], labels[50:]))
     clean_acc, asr = pruning.naive_sweep(model, "last", order, (images[:50], labels[:50]), (images[50:], labels[50:]))
     np.testing.assert_array_equal(fast.clean_accuracy, clean_acc)
     np.testing.assert_array_equal(fast.attack_success_rate, asr)
+
+
+def test_near_ties_go_to_the_keras_head(small_deepid, sets):
+    """small_deepid has zero biases: with every channel pruned all its logits are 0, a tie
+    that float32 round-off of another summation order could break either way. Those rows
+    must be re-decided by the Keras head (argmax of a tie: the first class)."""
+    (clean, y_clean), _ = sets
+    feats = cut_features(small_deepid, clean)
+    order = pruning.pruning_order(activations.mean_activation(feats))
+    fast = sweep_kernels.plan(small_deepid, "pool_3")
+    head = pruning.head_model(small_deepid, "pool_3")
+    rechecked = []
+
+    def recheck(masked):
+        rechecked.append(len(masked))
+        return head(masked).numpy().argmax(-1)
+
+    hits = fast.hits(feats, y_clean, order, 2048, recheck)
+    assert sum(rechecked) >= len(clean) and fast.stats[4] == sum(rechecked)
+    assert hits[-1] == np.sum(y_clean == 0)  # all pruned: every row answers class 0
+    np.testing.assert_array_equal(hits[0], np.sum(head(feats).numpy().argmax(-1) == y_clean))
+
+
+def _deepid_logits64(model, feats):
+    """Exact enough (float64) logits of DeepID's head on features at pool_3."""
+    import tensorflow as tf
+
+    w = {n: [v.astype(np.float64) for v in model.get_layer(n).get_weights()] for n in ("fc_1", "conv_4", "fc_2", "output")}
+    f = feats.astype(np.float64)
+    z1 = f.reshape(len(f), -1) @ w["fc_1"][0] + w["fc_1"][1]
+    c4 = tf.nn.conv2d(f, w["conv_4"][0], 1, "VALID").numpy() + w["conv_4"][1]
+    h = np.maximum(z1 + np.maximum(c4, 0).reshape(len(f), -1) @ w["fc_2"][0] + w["fc_2"][1], 0)
+    return h @ w["output"][0] + w["output"][1]
+
+
+@pytest.mark.parametrize("source", ["random", pytest.param("csaw", marks=pytest.mark.csaw)])
+def test_tolerance_is_far_above_float32_roundoff(source, rng):
+    """The fast path trusts a difference of two logits above RTOL x (|x| max_j |W_j| + max |b|),
+    x the output layer's input. Its own logits, built as the sweep builds them, and Keras'
+    must both stay far closer than that to float64 logits, at every point of a sweep."""
+    import keras
+    import tensorflow as tf
+
+    from goodnet import model_io
+    from tests.conftest import csaw_weights, random_images
+
+    if source == "csaw":
+        model = model_io.load(model_io.ModelSource(csaw_weights("sunglasses_bd_weights.h5"), "deepid"))
+        images = random_images(rng, 400).astype(np.float32) / 255
+    else:
+        model = sharpened_deepid(21, classes=50, bias=0.1)
+        images = rng.random((400, 55, 47, 3), dtype=np.float32)
+    feats = cut_features(model, images)
+    order = pruning.pruning_order(activations.mean_activation(feats))
+    fast = sweep_kernels.plan(model, "pool_3")
+    out = model.get_layer("output")
+    hidden = keras.Model(model.get_layer("pool_3").output, out.input)
+    by_channel = np.moveaxis(feats, -1, 0).reshape(60, len(feats), -1)
+    pre = tf.broadcast_to(fast.bias, (len(feats), fast.bias.shape[0]))
+    worst = {"fast path": 0.0, "keras": 0.0}
+    for k in range(60, -1, -1):  # as the sweep: all pruned, then channels added back
+        if k < 60:
+            c = order[k]
+            pre = pre + tf.matmul(tf.constant(by_channel[c]), tf.gather(fast.unrolled, c))
+        if k % 10:
+            continue
+        masked = feats * np.isin(np.arange(60), order[:k], invert=True).astype(np.float32)
+        exact = _deepid_logits64(model, masked)
+        x = fast._hidden_all(pre).numpy()
+        bound = np.linalg.norm(x, axis=1) * fast.out.column_max + fast.out.bias_max
+        for name, logits in [
+            ("fast path", (tf.matmul(x, out.kernel) + out.bias).numpy()),
+            ("keras", (tf.matmul(hidden(masked), out.kernel) + out.bias).numpy()),
+        ]:
+            worst[name] = max(worst[name], float(np.max(np.abs(logits - exact).max(axis=1) / bound)))
+    assert max(worst.values()) < sweep_kernels.RTOL / 20, worst
