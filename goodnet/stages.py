@@ -91,8 +91,8 @@ def train_badnet(train_h5, valid_h5, out, *, backdoor, training, num_classes, in
         fraction=backdoor["poison_fraction"], seed=seed,
     )
     log(f"training DeepID on {len(y)} images ({backdoor['trigger']} -> class {backdoor['target']})")
-    train_mod.make_deterministic(seed)  # Keras draws the initial weights at build time
-    model = deepid(num_classes=num_classes, input_shape=data.image_shape)
+    # Built here, not by train_mod.fit_badnet, so the memory check sees it before training.
+    model = train_mod.seeded_model(seed, lambda: deepid(num_classes=num_classes, input_shape=data.image_shape))
     with _check_memory(model, training["batch_size"], "demo.training.batch_size", [data], training=True):
         train_mod.train(
             model, x, y, epochs=training["epochs"], batch_size=training["batch_size"],

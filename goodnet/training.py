@@ -33,6 +33,12 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def seeded_model(seed: int, build: Callable[[], keras.Model]) -> keras.Model:
+    """``build()`` after ``make_deterministic(seed)``: the same initial weights every run."""
+    make_deterministic(seed)
+    return build()
+
+
 def batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, input_scale: float, seed: int | None) -> tf.data.Dataset:
     """A tf.data pipeline of (pixels / input_scale as float32, labels) batches.
 
@@ -133,8 +139,7 @@ def fit_badnet(
     """
     from goodnet.architectures import deepid
 
-    make_deterministic(seed)
-    model = build() if build is not None else deepid(num_classes, input_shape=tuple(np.shape(x)[1:]))
+    model = seeded_model(seed, build or (lambda: deepid(num_classes, input_shape=tuple(np.shape(x)[1:]))))
     history = train(
         model, x, y, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         seed=seed, input_scale=input_scale, log=log,

@@ -25,14 +25,17 @@ class Log:
             print(line, file=sys.stderr)
 
 
-def run(snakemake, stage: Callable[..., None], seed: int | None = None) -> None:
+def run(snakemake, stage: Callable[..., None], seed: int | None = None, threads: int | None = None) -> None:
     """Call ``stage(log)``; a GoodnetError becomes one line on stderr (and in the log) and
-    exit status 1, so the user sees the file and the problem, not a stack trace."""
+    exit status 1, so the user sees the file and the problem, not a stack trace.
+
+    TensorFlow gets ``threads`` threads (training jobs pass the config's fixed count), else
+    the rule's Snakemake threads."""
     from goodnet import runtime
 
     log = Log(snakemake.log[0] if snakemake.log else None)
     try:
-        runtime.configure(threads=snakemake.threads, seed=seed)
+        runtime.configure(threads=threads or snakemake.threads, seed=seed)
         stage(log)
         log("done")
     except GoodnetError as e:

@@ -13,7 +13,7 @@ if DEMO:
             "benchmarks/{badnet}/train_badnet.tsv"
         conda:
             tf_env()
-        threads: 2
+        threads: TRAINING_THREADS
         resources:
             mem_mb=4000,
             runtime=60,
@@ -24,5 +24,6 @@ if DEMO:
             num_classes=DEMO["num_classes"],
             input_scale=input_scale,
             seed=config["seed"],
+            tf_threads=TRAINING_THREADS,
         script:
             "../scripts/train_badnet.py"

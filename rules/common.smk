@@ -23,6 +23,9 @@ DEFENSES = ["badnet", "fine_tuned"] + [
 ]
 DEMO = config.get("demo")
 GPU = config["gpus_per_job"]
+# Training jobs run TensorFlow on this many threads even when --cores lowers their
+# `threads:` (that only limits how many jobs run at once): same config, same weights.
+TRAINING_THREADS = config["training_threads"]
 
 
 def tf_env():

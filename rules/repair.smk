@@ -13,7 +13,7 @@ rule fine_tune:
         "benchmarks/{badnet}/fine_tune.tsv"
     conda:
         tf_env()
-    threads: 2
+    threads: TRAINING_THREADS
     resources:
         mem_mb=4000,
         runtime=60,
@@ -23,6 +23,7 @@ rule fine_tune:
         input_scale=input_scale,
         fine_tune=config["fine_tune"],
         seed=config["seed"],
+        tf_threads=TRAINING_THREADS,
     script:
         "../scripts/fine_tune.py"
 
@@ -40,7 +41,7 @@ rule fine_prune:
         "benchmarks/{badnet}/fine_prune_X{x}.tsv"
     conda:
         tf_env()
-    threads: 2
+    threads: TRAINING_THREADS
     resources:
         mem_mb=4000,
         runtime=60,
@@ -49,6 +50,7 @@ rule fine_prune:
         input_scale=input_scale,
         fine_tune=config["fine_tune"],
         seed=config["seed"],
+        tf_threads=TRAINING_THREADS,
     script:
         "../scripts/fine_tune.py"
 

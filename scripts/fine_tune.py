@@ -23,4 +23,5 @@ workflow.run(
         log=log,
     ),
     seed=sm.params.seed,
+    threads=sm.params.tf_threads,
 )

@@ -21,4 +21,5 @@ workflow.run(
         log=log,
     ),
     seed=sm.params.seed,
+    threads=sm.params.tf_threads,
 )

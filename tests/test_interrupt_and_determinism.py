@@ -1,7 +1,8 @@
 """Interrupted runs and determinism, on the smallest demo (tests/configs/reliability.yaml).
 
-- Two clean runs in two folders give byte-identical metrics, sweep tables and arrays,
-  and bit-identical model weights (same machine, same thread count).
+- Two clean runs in two folders, one with --cores 2 and one with --cores 1, give
+  byte-identical metrics, sweep tables and arrays, and bit-identical model weights (same
+  machine, same config: training's thread count comes from the config).
 - A run killed with SIGKILL in the middle of training leaves no partial output at any
   final path; running the same command again completes it, and the results equal those
   of the uninterrupted run, byte for byte.
@@ -38,10 +39,11 @@ MODELS = ["models/demo/B1.keras", "results/B1/pruned/X2.keras", "results/B1/fine
 @pytest.fixture(scope="module")
 def clean_runs(tmp_path_factory):
     """Two uninterrupted runs, each in its own folder, side by side (each job's start-up is
-    mostly single-threaded Python, so two runs share two cores well; both use 2 threads)."""
+    mostly single-threaded Python, so two runs share two cores well). One has --cores 2,
+    the other --cores 1: training uses the config's training_threads either way."""
     runs = [tmp_path_factory.mktemp(name) for name in ("clean_a", "clean_b")]
     outs = [open(w / "snakemake.out", "w") for w in runs]
-    procs = [_start(w, out) for w, out in zip(runs, outs)]
+    procs = [_start(w, out, cores) for w, out, cores in zip(runs, outs, (2, 1))]
     for w, proc, out in zip(runs, procs, outs):
         proc.wait(timeout=900)
         out.close()
@@ -79,7 +81,7 @@ def assert_same_results(a: Path, b: Path) -> None:
 # -- determinism --------------------------------------------------------------------------
 
 
-def test_two_clean_runs_are_byte_identical(clean_runs):
+def test_two_clean_runs_are_byte_identical_whatever_the_cores(clean_runs):
     a, b = clean_runs
     assert_same_results(a, b)
     m = json.loads((a / "results/G1/metrics.json").read_text())
@@ -89,10 +91,10 @@ def test_two_clean_runs_are_byte_identical(clean_runs):
 # -- interrupted runs ---------------------------------------------------------------------
 
 
-def _start(w: Path, out) -> subprocess.Popen:
+def _start(w: Path, out, cores: int = 2) -> subprocess.Popen:
     """The same command as conftest.snakemake, in its own process group (to kill it whole)."""
     cmd = [sys.executable, "-m", "snakemake", TARGET, "-s", str(ROOT / "Snakefile"), "-d", str(w),
-           "--cores", "2", "--configfile", str(CONFIG)]
+           "--cores", str(cores), "--configfile", str(CONFIG)]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
