@@ -24,10 +24,11 @@ def test_shipped_configs_are_valid():
 
 def test_defaults_are_filled_in():
     cfg = demo()
-    del cfg["prune"], cfg["fine_tune"]
+    del cfg["prune"], cfg["fine_tune"], cfg["training_threads"]
     gcfg.check(cfg, SCHEMA)
     assert cfg["prune"]["thresholds"] == [2, 4, 10] and cfg["prune"]["goodnet_threshold"] == 4
     assert cfg["fine_tune"]["epochs"] >= 1 and cfg["gpus_per_job"] == 0
+    assert cfg["training_threads"] == 2
 
 
 def broken(mutate):
@@ -45,6 +46,7 @@ def test_unknown_keys_and_wrong_types_are_named():
     msg = broken(lambda c: c["badnets"]["B1"].update(input_scale="255"))
     assert "badnets.B1.input_scale" in msg and "not of type 'number'" in msg
     assert "badnets.B1" in broken(lambda c: c["badnets"]["B1"].pop("clean_test"))
+    assert "training_threads: 0 is less than the minimum of 1" in broken(lambda c: c.update(training_threads=0))
 
 
 @pytest.mark.parametrize("x", [0, 100, -3, 150])
