@@ -4,22 +4,14 @@ import pytest
 
 from goodnet.data_io import H5Dataset, write_h5
 from goodnet.errors import GoodnetError
-
-
-def make(path, data, label):
-    with h5py.File(path, "w") as f:
-        if data is not None:
-            f.create_dataset("data", data=data)
-        if label is not None:
-            f.create_dataset("label", data=label)
-    return path
+from tests.reliability_inputs import raw_h5
 
 
 def test_channels_first_and_last_read_the_same(tmp_path, rng):
     x = rng.integers(0, 256, (7, 5, 4, 3), dtype=np.uint8)
     y = np.arange(7)
-    a = make(tmp_path / "a.h5", x.transpose(0, 3, 1, 2).astype(np.float64), y)
-    b = make(tmp_path / "b.h5", x, y)
+    a = raw_h5(tmp_path / "a.h5", x.transpose(0, 3, 1, 2).astype(np.float64), y)
+    b = raw_h5(tmp_path / "b.h5", x, y)
     da, db = H5Dataset(a), H5Dataset(b)
     assert da.image_shape == db.image_shape == (5, 4, 3)
     xa = np.concatenate([bx for bx, _ in da.batches(3, scale=255)])
@@ -42,7 +34,7 @@ def test_write_h5_round_trip_and_same_bytes(tmp_path, rng):
 
 def test_fractional_pixels_stay_float(tmp_path):
     x = np.full((2, 3, 3, 3), 10.5)
-    ds = H5Dataset(make(tmp_path / "f.h5", x, [0, 1]))
+    ds = H5Dataset(raw_h5(tmp_path / "f.h5", x, [0, 1]))
     assert ds.load_pixels().dtype == np.float32
 
 
@@ -65,7 +57,7 @@ def test_fractional_pixels_stay_float(tmp_path):
     ],
 )
 def test_bad_files_get_one_line_naming_file(tmp_path, data, label, problem):
-    path = make(tmp_path / "bad.h5", data, label)
+    path = raw_h5(tmp_path / "bad.h5", data, label)
     with pytest.raises(GoodnetError) as err:
         H5Dataset(path)
     msg = str(err.value)
@@ -88,7 +80,7 @@ def test_not_h5_truncated_and_missing(tmp_path, rng):
 
 
 def test_check_fits(tmp_path):
-    ds = H5Dataset(make(tmp_path / "d.h5", np.zeros((2, 3, 4, 5)), [0, 9]))
+    ds = H5Dataset(raw_h5(tmp_path / "d.h5", np.zeros((2, 3, 4, 5)), [0, 9]))
     ds.check_fits((4, 5, 3), 10)
     with pytest.raises(GoodnetError, match=r"images are \(4, 5, 3\) .* takes \(55, 47, 3\)"):
         ds.check_fits((55, 47, 3), 10)
