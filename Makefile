@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= $(shell nproc)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup system-deps run test test-slurm bench dag report lint format clean
+.PHONY: setup system-deps run test test-slurm bench dag report format clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,8 @@ run: setup
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
 
 test: setup system-deps
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 	$(BIN)/python -m pytest
@@ -68,6 +70,8 @@ report: setup
 	$(BIN)/snakemake --report results/report.html
 
 format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 	$(BIN)/snakefmt Snakefile rules
 
 clean:

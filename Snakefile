@@ -10,11 +10,14 @@ if not workflow.overwrite_configfiles:
 
 
 include: "rules/common.smk"
-include: "rules/data.smk"
-include: "rules/badnets.smk"
+include: "rules/demo_data.smk"
+include: "rules/attack.smk"
+include: "rules/activations.smk"
+include: "rules/sweep.smk"
 include: "rules/prune.smk"
-include: "rules/repair.smk"
+include: "rules/fine_tune.smk"
 include: "rules/evaluate.smk"
+include: "rules/goodnet.smk"
 include: "rules/report.smk"
 
 

@@ -11,12 +11,12 @@ and goodnet run twice each, spread over the run, and the best run counts:
 
   floor    one traced forward pass of the BadNet over all 24 377 images (the floor),
            at batch 512 and 2048; the faster counts. Also writes the labels.
-  goodnet  what a user waits for in `prune_sweep`: features at the cut for both sets,
-           mean activations, and `pruning.run_sweep` over all 60 channels (61 points).
-  naive    `pruning.naive_sweep` (clone, zero the channels, model.predict over both sets,
+  goodnet  what a user waits for in the `sweep` rule: features at the cut for both sets,
+           mean activations, and `sweep.run_sweep` over all 60 channels (61 points).
+  naive    `sweep.naive_sweep` (clone, zero the channels, model.predict over both sets,
            per step) for steps 0..10; 61 x the median step estimates all 61 points.
   generic  (--with-generic) goodnet with the fast path switched off: the Keras head per step.
-  pruned   inference of physically pruned DeepIDs (`surgery.delete_channels`) against
+  pruned   inference of physically pruned DeepIDs (`prune.delete_channels`) against
            the unpruned one, same data, same traced forward pass.
 
 Prints the ratios and writes them, with the machine, versions and command, between the
@@ -50,7 +50,7 @@ BEGIN, END = "<!-- bench:begin (written by bench/bench_sweep.py) -->", "<!-- ben
 CSAW_CLEAN, CSAW_POISONED = 11547, 12830
 CUT, PRUNED_LAYER = "pool_3", "conv_3"
 SWEEP_BATCH = 2048  # config prune.batch_size default
-FEATURE_BATCH = 512  # activations.features default, as stages.prune_sweep uses it
+FEATURE_BATCH = 512  # activations.features default, as the sweep stage uses it
 MARK = "BENCH_JSON "
 
 sys.path.insert(0, str(ROOT))
@@ -98,7 +98,7 @@ def load_model(args):
     from goodnet.architectures import deepid
 
     if WEIGHTS.is_file():
-        return model_io.load(model_io.ModelSource(WEIGHTS, "deepid")), f"real CSAW weights ({WEIGHTS.name})"
+        return model_io.load(WEIGHTS, "deepid"), f"real CSAW weights ({WEIGHTS.name})"
     keras.utils.set_random_seed(2020)
     return deepid(), "generated DeepID weights (../shared/csaw2020 is absent)"
 
@@ -180,24 +180,30 @@ def part_floor(args):
 def part_goodnet(args):
     import numpy as np
 
-    from goodnet import activations, pruning, sweep_kernels
+    from goodnet import activations, sweep_plan
+    from goodnet import sweep as sw
 
     model, _ = load_model(args)
     xc, xp = data(args)
     lab = np.load(Path(args.work) / "labels.npz")
     clean, bad = ArrayData(xc, lab["yc"]), ArrayData(xp, lab["yp"])
     made = []  # the fast-path plan run_sweep makes, for its counters
-    plan = (lambda *a, **k: None) if args.part == "generic" else sweep_kernels.plan
-    sweep_kernels.plan = lambda *a, **k: made.append(plan(*a, **k)) or made[-1]
-    t0, c0 = time.perf_counter(), time.process_time()  # from here on, what prune_sweep does
+    plan = (lambda *a, **k: None) if args.part == "generic" else sweep_plan.plan
+    sweep_plan.plan = lambda *a, **k: made.append(plan(*a, **k)) or made[-1]
+    t0, c0 = time.perf_counter(), time.process_time()  # from here on, what the sweep rule does
     feats_clean = activations.features(model, CUT, clean, 255.0)
     feats_bad = activations.features(model, CUT, bad, 255.0)
-    order = pruning.pruning_order(activations.mean_activation(feats_clean))
+    order = sw.pruning_order(activations.mean_activation(feats_clean))
     t1 = time.perf_counter()
-    sweep = pruning.run_sweep(model, CUT, order, (feats_clean, clean.labels), (feats_bad, bad.labels), SWEEP_BATCH)
+    sweep = sw.run_sweep(
+        model, CUT, order, (feats_clean, clean.labels), (feats_bad, bad.labels), SWEEP_BATCH
+    )
     t2, c2 = time.perf_counter(), time.process_time()
     np.savez(
-        Path(args.work) / f"{args.part}.npz", order=order, clean=sweep.clean_accuracy, asr=sweep.attack_success_rate
+        Path(args.work) / f"{args.part}.npz",
+        order=order,
+        clean=sweep.clean_accuracy,
+        asr=sweep.attack_success_rate,
     )
     emit(
         {
@@ -206,7 +212,7 @@ def part_goodnet(args):
             "features_s": t1 - t0,
             "steps_s": t2 - t1,
             "fast_path": bool(made and made[0] is not None),
-            "stats": made[0].stats.tolist() if made and made[0] is not None else None,
+            "stats": made[0].counts.as_list() if made and made[0] is not None else None,
             "clean0": float(sweep.clean_accuracy[0]),
             "asr0": float(sweep.attack_success_rate[0]),
         }
@@ -216,7 +222,7 @@ def part_goodnet(args):
 def part_naive(args):
     import numpy as np
 
-    from goodnet import pruning
+    from goodnet import sweep as sw
 
     model, _ = load_model(args)
     xc, xp = data(args)
@@ -232,7 +238,7 @@ def part_naive(args):
         stamps.append(time.perf_counter())
         cpu_stamps.append(time.process_time())
 
-    clean_acc, asr = pruning.naive_sweep(
+    clean_acc, asr = sw.naive_sweep(
         model,
         PRUNED_LAYER,
         order,
@@ -242,17 +248,23 @@ def part_naive(args):
         steps=args.naive_steps,
         on_step=on_step,
     )
-    per_point, cpu_per_point = np.diff(stamps), np.diff(cpu_stamps)  # point 0 (unpruned), then one per step
+    per_point, cpu_per_point = (
+        np.diff(stamps),
+        np.diff(cpu_stamps),
+    )  # point 0 (unpruned), then one per step
     np.savez(Path(args.work) / "naive.npz", clean=clean_acc, asr=asr)
     points = len(order) + 1
-    steps, cpu_steps = (per_point[1:], cpu_per_point[1:]) if len(per_point) > 1 else (per_point, cpu_per_point)
+    steps, cpu_steps = (
+        (per_point[1:], cpu_per_point[1:]) if len(per_point) > 1 else (per_point, cpu_per_point)
+    )
     emit(
         {
             "naive_measured_s": stamps[-1] - stamps[0],
             "per_point_s": per_point.tolist(),
             "points": points,
             # The typical step (median of the timed pruning steps) times the 61 points; the
-            # fastest step gives a lower bound, the mean over all points (incl. point 0) a higher one.
+            # fastest step gives a lower bound, the mean over all points (incl. point 0) a
+            # higher one.
             "naive_s": float(np.median(steps)) * points,
             "naive_min_s": float(steps.min()) * points,
             "naive_mean_s": float(per_point.mean()) * points,
@@ -264,7 +276,8 @@ def part_naive(args):
 def part_pruned(args):
     import numpy as np
 
-    from goodnet import pruning, surgery
+    from goodnet import prune
+    from goodnet import sweep as sw
 
     model, _ = load_model(args)
     xc, xp = data(args)
@@ -275,14 +288,14 @@ def part_pruned(args):
     channels = len(order)
     ks = {}
     for x in (2, 4, 10):
-        k = pruning.steps_for_drop(g["clean"], x)
+        k = sw.steps_for_drop(g["clean"], x)
         if k is not None and 0 < k < channels:
             ks[f"X={x}"] = k
     for frac in (0.5, 0.9):
         ks.setdefault(f"{round(frac * 100)} %", int(round(frac * channels)))
     models = {"unpruned": (model, "-", 0)}
     for label, k in sorted(ks.items(), key=lambda kv: kv[1]):
-        result = surgery.delete_channels(model, PRUNED_LAYER, order[:k])
+        result = prune.delete_channels(model, PRUNED_LAYER, order[:k])
         models[label] = (result.model, result.mode, k)
     times = {label: [] for label in models}
     cpu = {label: [] for label in models}
@@ -305,7 +318,13 @@ def part_pruned(args):
         }
         for label, (m, mode, k) in models.items()
     ]
-    emit({"images": sum(len(x) for x in images), "share": "all" if args.quick else "the first third", "rows": rows})
+    emit(
+        {
+            "images": sum(len(x) for x in images),
+            "share": "all" if args.quick else "the first third",
+            "rows": rows,
+        }
+    )
 
 
 PARTS = {
@@ -343,7 +362,11 @@ def run_part(name: str, args) -> dict:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])
         raise SystemExit(f"bench part {name} failed (exit {proc.returncode})")
     result = json.loads(lines[-1][len(MARK) :])
-    print(f"[bench] {name} done in {time.perf_counter() - t:.0f} s (process, incl. start-up and data)", flush=True)
+    print(
+        f"[bench] {name} done in {time.perf_counter() - t:.0f} s"
+        " (process, incl. start-up and data)",
+        flush=True,
+    )
     return result
 
 
@@ -378,14 +401,23 @@ def machine() -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="a few hundred images; print only, write nothing")
-    ap.add_argument("--naive-steps", type=int, default=10, help="naive steps timed (then extrapolated)")
-    ap.add_argument("--repeat", type=int, default=3, help="rounds of the pruned-model timings; the best counts")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="a few hundred images; print only, write nothing"
+    )
+    ap.add_argument(
+        "--naive-steps", type=int, default=10, help="naive steps timed (then extrapolated)"
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="rounds of the pruned-model timings; the best counts"
+    )
     ap.add_argument(
         "--with-generic",
         action="store_true",
-        help="also time run_sweep's generic path (the Keras head per step, as before the fast path)",
+        help="also time run_sweep's generic path"
+        " (the Keras head per step, as before the fast path)",
     )
     ap.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
@@ -404,7 +436,9 @@ def main(argv=None) -> int:
         # Floor and goodnet twice each, in separate processes spread over the run, so that a
         # burst of load on the shared machine does not decide a ratio alone.
         res = {"floor": [], "goodnet": []}
-        schedule = ("floor", "goodnet", "naive", "floor", "goodnet") + (("generic",) if args.with_generic else ())
+        schedule = ("floor", "goodnet", "naive", "floor", "goodnet") + (
+            ("generic",) if args.with_generic else ()
+        )
         for name in schedule + ("pruned",):
             result = run_part(name, args)
             if name in res:
@@ -416,7 +450,9 @@ def main(argv=None) -> int:
         agree = all(np.array_equal(naive[k], fast[k][:n]) for k in ("clean", "asr"))
         if args.with_generic:
             generic = np.load(Path(work) / "generic.npz")
-            res["generic"]["agree"] = all(np.array_equal(generic[k], fast[k]) for k in ("clean", "asr"))
+            res["generic"]["agree"] = all(
+                np.array_equal(generic[k], fast[k]) for k in ("clean", "asr")
+            )
     wall = time.perf_counter() - t0
     report = summarize(res, machine(), args, started, load_before, os.getloadavg(), wall, agree)
     print("\n" + report)
@@ -445,39 +481,50 @@ def summarize(res, mach, args, started, load_before, load_after, wall, agree) ->
     what = (
         "a smoke run, not a measurement"
         if args.quick
-        else "`make bench` runs it without --with-generic" if args.with_generic else "what `make bench` runs"
+        else "`make bench` runs it without --with-generic"
+        if args.with_generic
+        else "what `make bench` runs"
     )
     lines = (
         [
-            f"Measured {started:%Y-%m-%d %H:%M %Z} by `{command}` ({what}); {wall:.0f} s wall in all.",
+            f"Measured {started:%Y-%m-%d %H:%M %Z} by `{command}` ({what});"
+            f" {wall:.0f} s wall in all.",
             "",
-            f"- Machine: {mach['cpu']}, {mach['memory_gib']} GiB RAM; GPU: {mach['gpu']}; {mach['os']}.",
-            f"- Versions: Python {mach['python']}, TensorFlow {mach['tensorflow']}, Keras {mach['keras']},"
-            f" NumPy {mach['numpy']}.",
-            f"- Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} on {os.cpu_count()} cores: the machine"
-            " is shared. Each time is the best of the runs listed (floor and goodnet in two processes each, spread"
-            " over the run); CPU seconds (both cores summed) are steadier under load than wall seconds.",
-            f"- Data: {n_clean} clean validation + {n_bad} poisoned synthetic 55x47x3 images (uint8, in memory);"
-            f" model: {floors[0]['model']}; clean accuracy {gn['clean0']:.2f} %, ASR {gn['asr0']:.2f} % before pruning.",
+            f"- Machine: {mach['cpu']}, {mach['memory_gib']} GiB RAM; GPU: {mach['gpu']};"
+            f" {mach['os']}.",
+            f"- Versions: Python {mach['python']}, TensorFlow {mach['tensorflow']},"
+            f" Keras {mach['keras']}, NumPy {mach['numpy']}.",
+            f"- Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f}"
+            f" on {os.cpu_count()} cores: the machine is shared. Each time is the best of the runs"
+            " listed (floor and goodnet in two processes each, spread over the run); CPU seconds"
+            " (both cores summed) are steadier under load than wall seconds.",
+            f"- Data: {n_clean} clean validation + {n_bad} poisoned synthetic 55x47x3 images"
+            f" (uint8, in memory); model: {floors[0]['model']}; clean accuracy"
+            f" {gn['clean0']:.2f} %, ASR {gn['asr0']:.2f} % before pruning.",
             "",
             "| what | wall s (best) | all runs, wall s | CPU s (best) | peak RSS of its process |",
             "|---|---:|---|---:|---:|",
-            f"| (a) naive sweep (`pruning.naive_sweep`), 61 points = 61 x the median of {len(nv['per_point_s']) - 1}"
-            f" timed steps | {nv['naive_s']:.0f} | per point (0 = unpruned): {secs(nv['per_point_s'])};"
+            "| (a) naive sweep (`sweep.naive_sweep`), 61 points = 61 x the median of"
+            f" {len(nv['per_point_s']) - 1} timed steps | {nv['naive_s']:.0f}"
+            f" | per point (0 = unpruned): {secs(nv['per_point_s'])};"
             f" 61 x fastest step: {nv['naive_min_s']:.0f}, 61 x mean: {nv['naive_mean_s']:.0f}"
             f" | {nv['naive_cpu_s']:.0f} | {nv['peak_rss_mib'] / 1024:.2f} GiB |",
             f"| (b) goodnet sweep: features of both sets + 61 points (`run_sweep`,"
-            f" {'incremental fast path' if gn['fast_path'] else 'Keras head per step'}) | {gn['sweep_s']:.1f}"
-            f" | {secs(r['sweep_s'] for r in goods)} | {gn_cpu:.1f} | {rss_gib:.2f} GiB |",
-            f"| &nbsp;&nbsp; of which features (partial forward pass, batch {FEATURE_BATCH}) | {gn['features_s']:.1f}"
-            f" | {secs(r['features_s'] for r in goods)} | | |",
-            f"| &nbsp;&nbsp; of which the 61 points | {gn['steps_s']:.1f} | {secs(r['steps_s'] for r in goods)} | | |",
+            f" {'incremental fast path' if gn['fast_path'] else 'Keras head per step'})"
+            f" | {gn['sweep_s']:.1f} | {secs(r['sweep_s'] for r in goods)} | {gn_cpu:.1f}"
+            f" | {rss_gib:.2f} GiB |",
+            f"| &nbsp;&nbsp; of which features (partial forward pass, batch {FEATURE_BATCH})"
+            f" | {gn['features_s']:.1f} | {secs(r['features_s'] for r in goods)} | | |",
+            f"| &nbsp;&nbsp; of which the 61 points | {gn['steps_s']:.1f}"
+            f" | {secs(r['steps_s'] for r in goods)} | | |",
         ]
         + (
             [
-                f"| (b') the same, run_sweep's generic path (Keras head per step, as before the fast path; one run;"
-                f" its 61-point curves {'equal' if res['generic']['agree'] else '**differ from**'} the fast path's)"
-                f" | {res['generic']['sweep_s']:.1f} | features {res['generic']['features_s']:.1f} + points"
+                "| (b') the same, run_sweep's generic path (Keras head per step, as before the"
+                " fast path; one run; its 61-point curves"
+                f" {'equal' if res['generic']['agree'] else '**differ from**'} the fast path's)"
+                f" | {res['generic']['sweep_s']:.1f}"
+                f" | features {res['generic']['features_s']:.1f} + points"
                 f" {res['generic']['steps_s']:.1f} | {res['generic']['cpu_s']:.1f}"
                 f" | {res['generic']['peak_rss_mib'] / 1024:.2f} GiB |",
             ]
@@ -491,29 +538,39 @@ def summarize(res, mach, args, started, load_before, load_after, wall, agree) ->
             "",
             "| ratio | wall | CPU | target | |",
             "|---|---:|---:|---:|---|",
-            f"| naive / goodnet sweep | {speedup:.1f}x (fastest-step estimate: {nv['naive_min_s'] / gn['sweep_s']:.1f}x)"
+            f"| naive / goodnet sweep | {speedup:.1f}x"
+            f" (fastest-step estimate: {nv['naive_min_s'] / gn['sweep_s']:.1f}x)"
             f" | {speedup_cpu:.1f}x | >= 30x | {ok(speedup >= 30)} |",
-            f"| goodnet sweep / floor | {over_floor:.2f}x | {over_floor_cpu:.2f}x | <= 2x | {ok(over_floor <= 2)} |",
-            f"| peak RSS of the goodnet sweep | {rss_gib:.2f} GiB | | <= 3 GiB | {ok(rss_gib <= 3)} |",
+            f"| goodnet sweep / floor | {over_floor:.2f}x | {over_floor_cpu:.2f}x | <= 2x"
+            f" | {ok(over_floor <= 2)} |",
+            f"| peak RSS of the goodnet sweep | {rss_gib:.2f} GiB | | <= 3 GiB"
+            f" | {ok(rss_gib <= 3)} |",
             "",
             f"Naive and goodnet curves agree on the {len(nv['per_point_s'])} points both computed:"
             f" {'yes, exactly' if agree else '**NO**'}." + _stats_line(gn.get("stats")),
             "",
-            f"Inference of physically pruned DeepIDs (`surgery.delete_channels` on conv_3, channels in sweep order):"
-            f" one traced forward pass over {pr['images']} of the images ({pr['share']} of each set) at batch"
+            "Inference of physically pruned DeepIDs (`prune.delete_channels` on conv_3,"
+            " channels in sweep order): one traced forward pass over"
+            f" {pr['images']} of the images ({pr['share']} of each set) at batch"
             f" {FEATURE_BATCH}, models interleaved, best of {len(pr['rows'][0]['runs'])} rounds:",
             "",
-            "| model | conv_3 channels kept | parameters | MACs per image | mode | wall s (best) | all runs |"
+            "| model | conv_3 channels kept | parameters | MACs per image | mode | wall s (best)"
+            " | all runs |"
             " CPU s (best) | speed-up, wall / CPU |",
             "|---|---:|---:|---:|---|---:|---|---:|---:|",
         ]
     )
     base, base_cpu = pr["rows"][0]["s"], pr["rows"][0]["cpu_s"]
     for r in pr["rows"]:
-        name = "unpruned" if r["point"] == "unpruned" else f"pruned at {r['point']} ({r['pruned']} channels)"
+        name = (
+            "unpruned"
+            if r["point"] == "unpruned"
+            else f"pruned at {r['point']} ({r['pruned']} channels)"
+        )
         lines.append(
-            f"| {name} | {r['kept']} | {r['params']:,} | {r['macs'] / 1e6:.2f} M | {r['mode']} | {r['s']:.2f}"
-            f" | {secs(r['runs'])} | {r['cpu_s']:.2f} | {base / r['s']:.2f}x / {base_cpu / r['cpu_s']:.2f}x |"
+            f"| {name} | {r['kept']} | {r['params']:,} | {r['macs'] / 1e6:.2f} M | {r['mode']}"
+            f" | {r['s']:.2f} | {secs(r['runs'])} | {r['cpu_s']:.2f}"
+            f" | {base / r['s']:.2f}x / {base_cpu / r['cpu_s']:.2f}x |"
         )
     return "\n".join(lines)
 
@@ -524,9 +581,11 @@ def _stats_line(stats) -> str:
     points, changed, advanced, full, rechecked = stats
     return (
         f" Of the {points:,} (image, point) pairs of the fast sweep (point 0 counted as changed),"
-        f" {100 * changed / points:.1f} % had features that changed, {100 * advanced / points:.1f} % went through"
+        f" {100 * changed / points:.1f} % had features that changed,"
+        f" {100 * advanced / points:.1f} % went through"
         f" the rest of the head (steps that change most images compute all of them),"
-        f" {100 * full / points:.1f} % through the full output layer (the others were settled by their candidate"
+        f" {100 * full / points:.1f} % through the full output layer"
+        " (the others were settled by their candidate"
         f" class), and {rechecked} were re-decided by the Keras head as near-ties."
     )
 

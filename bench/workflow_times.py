@@ -150,8 +150,8 @@ def table(by_rule: dict[str, RuleTimes], wall) -> str:
         rss_text = f"{max(rss):.0f}" if rss else "n/a"
         longest = max(j.seconds for j in r.jobs)
         lines.append(
-            f"| {r.rule} | {len(r.jobs)} | {r.total:.1f} | {100 * r.total / total:.0f} % | {longest:.1f}"
-            f" | {cpu_text} | {rss_text} |"
+            f"| {r.rule} | {len(r.jobs)} | {r.total:.1f} | {100 * r.total / total:.0f} %"
+            f" | {longest:.1f} | {cpu_text} | {rss_text} |"
         )
     jobs = sum(len(r.jobs) for r in rules)
     lines.append(f"| **all jobs** | {jobs} | **{total:.1f}** | 100 % | | | |")
@@ -175,7 +175,9 @@ def write(block: str, report: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument(
         "--root",
         type=Path,

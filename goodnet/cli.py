@@ -42,12 +42,21 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def model_args(sp):
-        sp.add_argument("--input-scale", type=_positive(float), default=None,
-                        help=f"divide pixels by this (default: the GoodNet's own, else {DEFAULT_SCALE:g})")
-        sp.add_argument("--architecture", default=None,
-                        help="MODEL is a weights-only .h5 for this built-in architecture (deepid)")
+        sp.add_argument(
+            "--input-scale",
+            type=_positive(float),
+            default=None,
+            help=f"divide pixels by this (default: the GoodNet's own, else {DEFAULT_SCALE:g})",
+        )
+        sp.add_argument(
+            "--architecture",
+            default=None,
+            help="MODEL is a weights-only .h5 for this built-in architecture (deepid)",
+        )
 
-    ev = sub.add_parser("eval", help="clean accuracy and attack success rate, as the challenge's eval.py")
+    ev = sub.add_parser(
+        "eval", help="clean accuracy and attack success rate, as the challenge's eval.py"
+    )
     ev.add_argument("clean", help="clean test data (CSAW h5)")
     ev.add_argument("poisoned", help="poisoned test data (CSAW h5, labels = attacker's target)")
     ev.add_argument("model", help="GoodNet folder, .keras / .h5 model, or weights .h5")
@@ -62,9 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _resolve(model_arg: str, scale: float | None, architecture: str | None):
-    """(ModelSource, input scale, flag class or None) for a MODEL argument."""
-    from goodnet.model_io import ModelSource
-
+    """(model file, architecture, input scale, flag class or None) for a MODEL argument."""
     path = Path(model_arg)
     if path.is_dir():
         meta_path = path / "goodnet.json"
@@ -75,28 +82,27 @@ def _resolve(model_arg: str, scale: float | None, architecture: str | None):
             flag, own_scale = int(meta["flag_class"]), float(meta["input_scale"])
         except (ValueError, KeyError, TypeError) as e:
             raise GoodnetError(meta_path, f"is not a valid GoodNet description ({e})") from None
-        return ModelSource(path / "model.keras"), scale or own_scale, flag
-    return ModelSource(path, architecture), scale or DEFAULT_SCALE, None
+        return path / "model.keras", None, scale or own_scale, flag
+    return path, architecture, scale or DEFAULT_SCALE, None
 
 
 def cmd_eval(args) -> None:
-    from goodnet import inference, memory, metrics, model_io, runtime
+    from goodnet import memory, model_io, runtime
     from goodnet.data_io import H5Dataset
+    from goodnet.evaluate import scores
 
     runtime.configure()
-    source, scale, flag = _resolve(args.model, args.input_scale, args.architecture)
-    model = model_io.load(source)
+    path, architecture, scale, flag = _resolve(args.model, args.input_scale, args.architecture)
+    model = model_io.load(path, architecture)
     clean, poisoned = H5Dataset(args.clean), H5Dataset(args.poisoned)
     classes = int(model.output_shape[-1]) - (1 if flag is not None else 0)
     for data in (clean, poisoned):
         data.check_fits(tuple(model.input_shape[1:]), classes, "the model")
-    memory.check_batch(model, args.batch_size, "--batch-size", images=max(clean.n, poisoned.n), source=None)
+    memory.check_batch(
+        model, args.batch_size, "--batch-size", images=max(clean.n, poisoned.n), source=None
+    )
     with memory.guard("--batch-size", args.batch_size, source=None):
-        m = metrics.evaluate(
-            inference.predict_classes(model, clean, scale, args.batch_size), clean.labels,
-            inference.predict_classes(model, poisoned, scale, args.batch_size), poisoned.labels,
-            flag_class=flag,
-        )
+        m = scores(model, clean, poisoned, scale, args.batch_size, flag_class=flag)
     print(f"Clean Classification accuracy: {m['clean_accuracy']:.2f}")
     print(f"Attack Success Rate: {m['attack_success_rate']:.2f}")
     if flag is not None:
@@ -130,10 +136,12 @@ def cmd_predict(args) -> None:
     from goodnet import model_io, runtime
 
     runtime.configure()
-    source, scale, _ = _resolve(args.model, args.input_scale, args.architecture)
-    model = model_io.load(source)
+    path, architecture, scale, _ = _resolve(args.model, args.input_scale, args.architecture)
+    model = model_io.load(path, architecture)
     shape = tuple(model.input_shape[1:])
-    images = np.stack([read_image(Path(p), shape) for p in args.images])  # all checked before any answer
+    images = np.stack(
+        [read_image(Path(p), shape) for p in args.images]
+    )  # all checked before any answer
     # In batches: a shell glob can name many thousands of images.
     for start in range(0, len(images), PREDICT_BATCH):
         batch = images[start : start + PREDICT_BATCH] / np.float32(scale)
@@ -146,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         {"eval": cmd_eval, "predict": cmd_predict}[args.command](args)
     except GoodnetError as e:
-        sys.stderr.write(f"goodnet: error: {e}\n")  # one write: one whole line, even in parallel runs
+        sys.stderr.write(
+            f"goodnet: error: {e}\n"
+        )  # one write: one whole line, even in parallel runs
         return 1
     return 0
 

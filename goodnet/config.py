@@ -15,7 +15,8 @@ DATA_KEYS = ("clean_valid", "clean_test", "poisoned_test", "poisoned_valid")
 WHERE_FROM = {
     "model": "CSAW models come from github.com/csaw-hackml/CSAW-HackML-2020, folder models/",
     "weights": "CSAW models come from github.com/csaw-hackml/CSAW-HackML-2020, folder models/",
-    "data": "CSAW data comes from the challenge's shared drive, see README 'The real CSAW-HackML-2020 study'",
+    "data": "CSAW data comes from the challenge's shared drive, "
+    "see README 'The real CSAW-HackML-2020 study'",
 }
 
 
@@ -44,20 +45,31 @@ def check(config: dict, schema_path: str | Path) -> dict:
     prune = config["prune"]
     if prune["goodnet_threshold"] not in prune["thresholds"]:
         raise GoodnetError(
-            "config", f"prune.goodnet_threshold {prune['goodnet_threshold']} is not one of prune.thresholds {prune['thresholds']}"
+            "config",
+            f"prune.goodnet_threshold {prune['goodnet_threshold']} is not one of "
+            f"prune.thresholds {prune['thresholds']}",
         )
     names = goodnet_names(config)
     clash = set(names.values()) & set(config["badnets"])
     if len(set(names.values())) != len(names) or clash:
-        raise GoodnetError("config", f"GoodNet names must be unique and differ from BadNet names: {names}")
+        raise GoodnetError(
+            "config", f"GoodNet names must be unique and differ from BadNet names: {names}"
+        )
     if "demo" in config:
-        from goodnet.demo_data import TRIGGERS
+        from goodnet.triggers import TRIGGERS
 
         for name, door in config["demo"]["backdoors"].items():
             if door["trigger"] not in TRIGGERS:
-                raise GoodnetError("config", f"demo.backdoors.{name}.trigger: unknown trigger '{door['trigger']}' (known: {sorted(TRIGGERS)})")
+                raise GoodnetError(
+                    "config",
+                    f"demo.backdoors.{name}.trigger: unknown trigger '{door['trigger']}' "
+                    f"(known: {sorted(TRIGGERS)})",
+                )
             if door["target"] >= config["demo"]["num_classes"]:
-                raise GoodnetError("config", f"demo.backdoors.{name}.target {door['target']} is not below demo.num_classes")
+                raise GoodnetError(
+                    "config",
+                    f"demo.backdoors.{name}.target {door['target']} is not below demo.num_classes",
+                )
     return config
 
 
@@ -87,6 +99,24 @@ def model_path(entry: dict) -> str:
     return entry.get("model") or entry["weights"]
 
 
+def model_architecture(entry: dict) -> str | None:
+    """The built-in architecture of a weights-only BadNet; None for a full model file."""
+    return entry.get("architecture") if "weights" in entry else None
+
+
+def defenses(thresholds) -> dict[str, tuple[str, str | None]]:
+    """Every model a BadNet is scored as, in summary order: name -> (kind, X or None).
+
+    The BadNet itself, fine-tuning alone, pruning alone and fine-pruning at each X
+    (ascending); X is written as the rules' {x} wildcard writes it ("4", "2.5")."""
+    xs = [f"{x:g}" for x in sorted(thresholds)]
+    out: dict[str, tuple[str, str | None]] = {"badnet": ("badnet", None)}
+    out["fine_tuned"] = ("fine_tuned", None)
+    for kind in ("pruned", "fine_pruned"):
+        out.update({f"{kind}_X{x}": (kind, x) for x in xs})
+    return out
+
+
 def missing_inputs(config: dict, produced: set[str]) -> list[str]:
     """One line per input file that neither exists nor is made by a workflow rule."""
     missing: dict[str, tuple[str, list[str]]] = {}
@@ -96,4 +126,7 @@ def missing_inputs(config: dict, produced: set[str]) -> list[str]:
         for kind, path in wanted:
             if path not in produced and not Path(path).exists():
                 missing.setdefault(path, (kind, []))[1].append(name)
-    return [f"  {path}  (for {', '.join(names)}; {WHERE_FROM[kind]})" for path, (kind, names) in missing.items()]
+    return [
+        f"  {path}  (for {', '.join(names)}; {WHERE_FROM[kind]})"
+        for path, (kind, names) in missing.items()
+    ]

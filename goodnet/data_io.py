@@ -41,18 +41,24 @@ class H5Dataset:
     def _inspect(self, f: h5py.File) -> None:
         for key in ("data", "label"):
             if key not in f:
-                raise GoodnetError(self.path, f"missing dataset '{key}' (found: {sorted(f.keys())})")
+                raise GoodnetError(
+                    self.path, f"missing dataset '{key}' (found: {sorted(f.keys())})"
+                )
             if not isinstance(f[key], h5py.Dataset):
                 raise GoodnetError(self.path, f"'{key}' is a group, not a dataset")
         data, label = f["data"], f["label"]
         if data.ndim != 4:
-            raise GoodnetError(self.path, f"'data' has rank {data.ndim} {data.shape}; want N,3,H,W or N,H,W,3")
+            raise GoodnetError(
+                self.path, f"'data' has rank {data.ndim} {data.shape}; want N,3,H,W or N,H,W,3"
+            )
         if data.shape[-1] == 3:
             self.channels_first = False
         elif data.shape[1] == 3:
             self.channels_first = True
         else:
-            raise GoodnetError(self.path, f"'data' shape {data.shape} has no axis of 3 colour channels")
+            raise GoodnetError(
+                self.path, f"'data' shape {data.shape} has no axis of 3 colour channels"
+            )
         if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
             raise GoodnetError(self.path, f"'data' has non-numeric dtype {data.dtype}")
         labels = np.asarray(label[()])
@@ -66,7 +72,9 @@ class H5Dataset:
             )
         if data.shape[0] == 0:
             raise GoodnetError(self.path, "the data set is empty")
-        if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)):
+        if not (
+            np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)
+        ):
             raise GoodnetError(self.path, f"'label' has non-numeric dtype {labels.dtype}")
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
             raise GoodnetError(self.path, "'label' holds non-integer values")
@@ -85,18 +93,23 @@ class H5Dataset:
             block = data[start : start + READ_ROWS]
             if np.issubdtype(block.dtype, np.floating):
                 if not np.all(np.isfinite(block)):
-                    raise GoodnetError(self.path, f"'data' holds NaN or infinite pixels (images {start}..)")
+                    raise GoodnetError(
+                        self.path, f"'data' holds NaN or infinite pixels (images {start}..)"
+                    )
                 if self.integral and np.any(block != np.round(block)):
                     self.integral = False
             lo, hi = block.min(), block.max()
             if lo < 0 or hi > 255:
                 raise GoodnetError(self.path, f"'data' pixels range {lo}..{hi}; want 0..255")
 
-    def check_fits(self, image_shape: tuple[int, ...], num_classes: int, what: str = "the model") -> None:
+    def check_fits(
+        self, image_shape: tuple[int, ...], num_classes: int, what: str = "the model"
+    ) -> None:
         """Fail unless images have ``image_shape`` (H,W,C) and labels lie in [0, num_classes)."""
         if tuple(image_shape) != self.image_shape:
             raise GoodnetError(
-                self.path, f"images are {self.image_shape} (H,W,C) but {what} takes {tuple(image_shape)}"
+                self.path,
+                f"images are {self.image_shape} (H,W,C) but {what} takes {tuple(image_shape)}",
             )
         top = int(self.labels.max())
         if top >= num_classes:
@@ -104,7 +117,9 @@ class H5Dataset:
 
     # -- reading ----------------------------------------------------------------------
 
-    def batches(self, batch_size: int = READ_ROWS, scale: float = 1.0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(
+        self, batch_size: int = READ_ROWS, scale: float = 1.0
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (float32 NHWC pixels / scale, labels) in file order."""
         with h5py.File(self.path, "r") as f:
             data = f["data"]

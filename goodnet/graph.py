@@ -15,13 +15,34 @@ from goodnet.errors import GoodnetError
 # Activations with f(0) = 0: for these, zeroing a channel's kernel and bias zeroes its
 # output, so "prune a channel" and "mask its output" are the same thing.
 ZERO_PRESERVING = {
-    None, "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "tanh", "gelu",
-    "silu", "swish", "mish", "hard_silu", "hard_swish", "softsign",
+    None,
+    "linear",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "tanh",
+    "gelu",
+    "silu",
+    "swish",
+    "mish",
+    "hard_silu",
+    "hard_swish",
+    "softsign",
 }
 # Layers that act per channel and keep zero channels zero: the mask may move through them.
 CHANNELWISE = {
-    "MaxPooling2D", "AveragePooling2D", "Dropout", "SpatialDropout2D", "ReLU",
-    "LeakyReLU", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "GaussianNoise",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "Dropout",
+    "SpatialDropout2D",
+    "ReLU",
+    "LeakyReLU",
+    "ZeroPadding2D",
+    "Cropping2D",
+    "UpSampling2D",
+    "GaussianNoise",
 }
 GLOBAL_POOLS = {"GlobalMaxPooling2D", "GlobalAveragePooling2D"}
 
@@ -102,18 +123,26 @@ def find_pruned_layer(model: keras.Model, name: str | None, source: str = "model
         # conv_3, not conv_4, which the fc_1 branch bypasses.
         convs = [n for n in graph.order if graph.class_of(n) == "Conv2D" and graph.dominates(n)]
         if not convs:
-            raise GoodnetError(source, "has no Conv2D layer that all of its outputs depend on; name one with 'layer:'")
+            raise GoodnetError(
+                source,
+                "has no Conv2D layer that all of its outputs depend on; name one with 'layer:'",
+            )
         name = convs[-1]
     elif name not in graph.layers:
-        raise GoodnetError(source, f"has no layer named '{name}' (layers: {', '.join(graph.order)})")
+        raise GoodnetError(
+            source, f"has no layer named '{name}' (layers: {', '.join(graph.order)})"
+        )
     if graph.class_of(name) != "Conv2D":
-        raise GoodnetError(source, f"layer '{name}' is a {graph.class_of(name)}, not a Conv2D; cannot prune it")
+        raise GoodnetError(
+            source, f"layer '{name}' is a {graph.class_of(name)}, not a Conv2D; cannot prune it"
+        )
     cfg = graph.layer_config(name)
     if cfg.get("data_format", "channels_last") != "channels_last" or cfg.get("groups", 1) != 1:
         raise GoodnetError(source, f"layer '{name}' must be a channels_last Conv2D without groups")
     if activation_name(cfg) not in ZERO_PRESERVING:
         raise GoodnetError(
-            source, f"layer '{name}' has activation {activation_name(cfg)!r}, which does not map 0 to 0"
+            source,
+            f"layer '{name}' has activation {activation_name(cfg)!r}, which does not map 0 to 0",
         )
     return name
 
@@ -136,3 +165,18 @@ def cut_layer(model: keras.Model, pruned: str) -> str:
             break
         name = child
     return name
+
+
+def pruned_and_cut(model: keras.Model, layer: str | None, source: str) -> tuple[str, str]:
+    """The layer to prune (``layer``, or the default) and its cut layer, for a model read
+    from ``source``; one line if the sweep cannot run on it."""
+    pruned = find_pruned_layer(model, layer, str(source))
+    if not LayerGraph.of(model).dominates(pruned):
+        # The sweep runs the net after the cut on cached features: a branch around the
+        # layer (DeepID's fc_1 around conv_4) would be cut off from its input.
+        raise GoodnetError(
+            source,
+            f"layer '{pruned}' is bypassed by another path from the input to the output; "
+            "prune a Conv2D that every path goes through (leave out 'layer:' to take the last one)",
+        )
+    return pruned, cut_layer(model, pruned)

@@ -16,14 +16,18 @@ def compiled(model: keras.Model):
     return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
 
-def outputs(model: keras.Model, data: H5Dataset, scale: float, batch_size: int = BATCH) -> np.ndarray:
+def outputs(
+    model: keras.Model, data: H5Dataset, scale: float, batch_size: int = BATCH
+) -> np.ndarray:
     """The model's output for every image of ``data`` (pixels divided by ``scale``)."""
     forward = compiled(model)
     parts = [np.asarray(forward(x)) for x, _ in data.batches(batch_size, scale)]
     return np.concatenate(parts)
 
 
-def predict_classes(model: keras.Model, data: H5Dataset, scale: float, batch_size: int = BATCH) -> np.ndarray:
+def predict_classes(
+    model: keras.Model, data: H5Dataset, scale: float, batch_size: int = BATCH
+) -> np.ndarray:
     forward = compiled(model)
     parts = [np.argmax(np.asarray(forward(x)), axis=-1) for x, _ in data.batches(batch_size, scale)]
     return np.concatenate(parts).astype(np.int64)
@@ -32,3 +36,10 @@ def predict_classes(model: keras.Model, data: H5Dataset, scale: float, batch_siz
 def check_data_fits(model: keras.Model, data: H5Dataset, what: str = "the model") -> None:
     """Fail with one line unless ``data``'s images and labels fit the model."""
     data.check_fits(tuple(model.input_shape[1:]), int(model.output_shape[-1]), what)
+
+
+def fitting_data(model: keras.Model, path, what: str = "the model") -> H5Dataset:
+    """The data set at ``path``, checked against ``model`` (one line if it does not fit)."""
+    data = H5Dataset(path)
+    check_data_fits(model, data, what)
+    return data

@@ -46,7 +46,9 @@ _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 def available_bytes() -> int | None:
     """Bytes this process may still allocate, or None where the system does not say."""
-    candidates = [v for v in (_meminfo_available(), _cgroup_room(), _configured_limit()) if v is not None]
+    candidates = [
+        v for v in (_meminfo_available(), _cgroup_room(), _configured_limit()) if v is not None
+    ]
     return min(candidates) if candidates else None
 
 
@@ -61,8 +63,15 @@ def bytes_per_image(model) -> int:
     return 4 * values + READ_BYTES_PER_VALUE * inputs
 
 
-def check_batch(model, batch_size: int, key: str, *, images: int | None = None, training: bool = False,
-                source: str | None = "config") -> None:
+def check_batch(
+    model,
+    batch_size: int,
+    key: str,
+    *,
+    images: int | None = None,
+    training: bool = False,
+    source: str | None = "config",
+) -> None:
     """Fail with one line naming ``key`` unless a batch of ``batch_size`` images fits.
 
     ``images``: the size of the data set, when known; a batch is never larger than that.
@@ -76,7 +85,8 @@ def check_batch(model, batch_size: int, key: str, *, images: int | None = None, 
         what = "to train on" if training else "for activations"
         here = f" (batches of {rows} images here)" if rows < int(batch_size) else ""
         raise GoodnetError(
-            source, f"{key} {batch_size}{here} needs about {_size(need)} {what}; about {_size(room)} are "
+            source,
+            f"{key} {batch_size}{here} needs about {_size(need)} {what}; about {_size(room)} are "
             f"available; lower {key}",
         )
 
@@ -86,7 +96,9 @@ def check_array(nbytes: int, path, what: str) -> None:
     room = available_bytes()
     if room is not None and nbytes > room:
         raise GoodnetError(
-            path, f"holding {what} in memory needs about {_size(nbytes)}; about {_size(room)} are available"
+            path,
+            f"holding {what} in memory needs about {_size(nbytes)}; "
+            f"about {_size(room)} are available",
         )
 
 
@@ -96,13 +108,29 @@ def guard(key: str, batch_size: int, source: str | None = "config") -> Iterator[
     try:
         yield
     except MemoryError:
-        raise GoodnetError(source, f"ran out of memory with {key} {batch_size}; lower {key}") from None
+        raise GoodnetError(
+            source, f"ran out of memory with {key} {batch_size}; lower {key}"
+        ) from None
     except Exception as e:  # TensorFlow's OOM, e.g. on a GPU, without importing TF here
         if type(e).__name__ != "ResourceExhaustedError":
             raise
         raise GoodnetError(
             source, f"ran out of {_device(e)} memory with {key} {batch_size}; lower {key}"
         ) from None
+
+
+def check_batches(model, batch_size: int, key: str, datasets, training: bool = False):
+    """``check_batch`` for batches drawn from ``datasets`` (H5Dataset); returns the
+    ``guard`` that turns an out-of-memory error inside it into a line naming ``key``."""
+    images = max(d.n for d in datasets)
+    check_batch(model, batch_size, key, images=images, training=training)
+    return guard(key, batch_size)
+
+
+def check_pixels(data) -> None:
+    """Training holds a data set's pixels in memory (uint8 when they are whole numbers)."""
+    itemsize = 1 if data.integral else 4
+    check_array(data.n * math.prod(data.image_shape) * itemsize, data.path, f"its {data.n} images")
 
 
 # -- what the system says ---------------------------------------------------------------
@@ -132,7 +160,9 @@ def _meminfo_available() -> int | None:
     return None
 
 
-def _cgroup_room(proc: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> int | None:
+def _cgroup_room(
+    proc: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")
+) -> int | None:
     """The least room (limit - usage) over the cgroups of this process and their parents."""
     rooms = []
     try:
@@ -145,9 +175,18 @@ def _cgroup_room(proc: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys
             continue
         _, controllers, rel = parts
         if controllers == "":  # cgroup v2
-            base, limit_name, usage_name, cache = root, "memory.max", "memory.current", "inactive_file"
+            base, limit_name, usage_name, cache = (
+                root,
+                "memory.max",
+                "memory.current",
+                "inactive_file",
+            )
         elif "memory" in controllers.split(","):  # cgroup v1
-            base, limit_name, usage_name = root / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
+            base, limit_name, usage_name = (
+                root / "memory",
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+            )
             cache = "total_inactive_file"
         else:
             continue
@@ -220,4 +259,3 @@ def _size(n: int) -> str:
 def _device(e: Exception) -> str:
     text = str(e)
     return "GPU" if "GPU" in text else "device"
-

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import keras
 
-from goodnet import goodnet_model  # noqa: F401 (registers the GoodNet layer for loading)
+from goodnet import goodnet  # noqa: F401 (registers the GoodNet layer for loading)
 from goodnet.architectures import ARCHITECTURES
 from goodnet.atomic import atomic_path
 from goodnet.errors import GoodnetError
@@ -27,37 +26,28 @@ from goodnet.errors import GoodnetError
 # variants, TFSMLayer (loads and runs a SavedModel from a path in the config), and the
 # wrappers around JAX, Flax and PyTorch code.
 CODE_LAYERS = {
-    "Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__",
-    "TFSMLayer", "JaxLayer", "FlaxLayer", "TorchModuleWrapper",
+    "Lambda",
+    "TFOpLambda",
+    "SlicingOpLambda",
+    "__lambda__",
+    "TFSMLayer",
+    "JaxLayer",
+    "FlaxLayer",
+    "TorchModuleWrapper",
 }
 # Model containers that may appear as class names in configs but are not in keras.layers.
 CONTAINERS = {"Functional", "Model", "Sequential"}
 SAFE_PACKAGES = ("keras", "goodnet")  # a module must be one of these or inside one
 
 
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model comes from: a full model file, or weights plus an architecture."""
-
-    path: Path
-    architecture: str | None = None  # set for weights-only files
-
-    @classmethod
-    def from_entry(cls, entry: dict) -> "ModelSource":
-        if entry.get("weights"):
-            return cls(Path(entry["weights"]), entry.get("architecture") or "deepid")
-        return cls(Path(entry["model"]))
-
-
-def load(source: ModelSource | str | Path) -> keras.Model:
-    """Load a model from an untrusted file; any problem is one GoodnetError line."""
-    if not isinstance(source, ModelSource):
-        source = ModelSource(Path(source))
-    path = source.path
+def load(path: str | Path, architecture: str | None = None) -> keras.Model:
+    """Load a model from an untrusted file: a full model, or (``architecture`` given) a
+    weights-only .h5 for that built-in architecture. Any problem is one GoodnetError line."""
+    path = Path(path)
     if not path.is_file():
         raise GoodnetError(path, "model file not found")
-    if source.architecture:
-        return _load_weights_into(path, source.architecture)
+    if architecture:
+        return _load_weights_into(path, architecture)
     config = read_model_config(path)
     check_config_is_safe(config, path)
     try:
@@ -95,14 +85,17 @@ def read_model_config(path: Path) -> dict:
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(b"PK\x03\x04"):  # a zip's first bytes, without the directory at its end
-        raise GoodnetError(path, "is a damaged or truncated .keras file (its zip directory is missing)")
+        raise GoodnetError(
+            path, "is a damaged or truncated .keras file (its zip directory is missing)"
+        )
     try:
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("model_config")
             if raw is None:
                 if "layer_names" in f.attrs:
                     raise GoodnetError(
-                        path, "holds weights only; give it as 'weights:' with 'architecture: deepid' in "
+                        path,
+                        "holds weights only; give it as 'weights:' with 'architecture: deepid' in "
                         "the config, or add '--architecture deepid' to the goodnet command",
                     )
                 raise GoodnetError(path, "is an h5 file but holds no Keras model")
@@ -111,7 +104,9 @@ def read_model_config(path: Path) -> dict:
     except OSError as e:
         if head == b"\x89HDF\r\n\x1a\n":
             raise GoodnetError(path, f"is a damaged or truncated h5 file ({_short(e)})") from None
-        raise GoodnetError(path, f"is neither a .keras nor an h5 model file ({_short(e)})") from None
+        raise GoodnetError(
+            path, f"is neither a .keras nor an h5 model file ({_short(e)})"
+        ) from None
     try:
         return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
     except ValueError as e:
@@ -130,10 +125,19 @@ def check_config_is_safe(config, path: Path) -> None:
         registered = node.get("registered_name")
         if isinstance(module, str) and not _in_safe_package(module):
             raise GoodnetError(path, f"uses the class {name} from module '{module}'; refused")
-        if isinstance(registered, str) and ">" in registered and not registered.startswith("goodnet>"):
+        if (
+            isinstance(registered, str)
+            and ">" in registered
+            and not registered.startswith("goodnet>")
+        ):
             raise GoodnetError(path, f"uses the custom class {registered}; refused")
         # Legacy h5 configs name no module: a layer must then be a known Keras layer.
-        if is_layer and module is None and name not in CONTAINERS and not hasattr(keras.layers, name):
+        if (
+            is_layer
+            and module is None
+            and name not in CONTAINERS
+            and not hasattr(keras.layers, name)
+        ):
             raise GoodnetError(path, f"uses the unknown layer class {name}; refused")
 
 
@@ -162,7 +166,9 @@ def _walk(obj, is_layer: bool = False):
 
 def _load_weights_into(path: Path, architecture: str) -> keras.Model:
     if architecture not in ARCHITECTURES:
-        raise GoodnetError(path, f"unknown architecture '{architecture}' (known: {sorted(ARCHITECTURES)})")
+        raise GoodnetError(
+            path, f"unknown architecture '{architecture}' (known: {sorted(ARCHITECTURES)})"
+        )
     num_classes = _classes_in_weights(path)
     model = ARCHITECTURES[architecture](num_classes=num_classes)
     if path.suffix != ".h5":
@@ -170,7 +176,9 @@ def _load_weights_into(path: Path, architecture: str) -> keras.Model:
     try:
         model.load_weights(path)
     except Exception as e:
-        raise GoodnetError(path, f"weights do not fit the '{architecture}' architecture ({_short(e)})") from None
+        raise GoodnetError(
+            path, f"weights do not fit the '{architecture}' architecture ({_short(e)})"
+        ) from None
     return model
 
 
@@ -179,12 +187,12 @@ def _classes_in_weights(path: Path) -> int:
     try:
         with h5py.File(path, "r") as f:
             group = f["model_weights"] if "model_weights" in f else f
-            names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs.get("layer_names", [])]
+            names = [
+                n.decode() if isinstance(n, bytes) else n
+                for n in group.attrs.get("layer_names", [])
+            ]
             for name in reversed(names):
-                biases = []
-                group[name].visititems(
-                    lambda k, v: biases.append(v.shape) if isinstance(v, h5py.Dataset) and "bias" in k else None
-                )
+                biases = _bias_shapes(group[name])
                 if biases:
                     return int(biases[0][0])
     except OSError as e:
@@ -192,6 +200,14 @@ def _classes_in_weights(path: Path) -> int:
     except (KeyError, IndexError, TypeError) as e:
         raise GoodnetError(path, f"has no Keras weights layout ({_short(e)})") from None
     raise GoodnetError(path, "holds no layer weights")
+
+
+def _bias_shapes(group: h5py.Group) -> list[tuple]:
+    found: list[tuple] = []
+    group.visititems(
+        lambda k, v: found.append(v.shape) if isinstance(v, h5py.Dataset) and "bias" in k else None
+    )
+    return found
 
 
 def _short(e: Exception) -> str:

@@ -22,13 +22,20 @@ def sweep_plot(dest, sweep, thresholds, title: str, poisoned_name: str) -> None:
     frac = np.arange(sweep.channels + 1) / sweep.channels
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.plot(frac, sweep.clean_accuracy, label="clean validation accuracy", color="tab:blue")
-    ax.plot(frac, sweep.attack_success_rate, label=f"attack success rate ({poisoned_name})", color="tab:red")
+    ax.plot(
+        frac,
+        sweep.attack_success_rate,
+        label=f"attack success rate ({poisoned_name})",
+        color="tab:red",
+    )
     base = sweep.clean_accuracy[0]
     for x in thresholds:
         hit = np.nonzero(base - sweep.clean_accuracy >= x - 1e-9)[0]
         if len(hit):
             ax.axvline(frac[hit[0]], color="gray", ls=":", lw=1)
-            ax.text(frac[hit[0]], 2, f" X={x:g}", color="gray", fontsize=8, rotation=90, va="bottom")
+            ax.text(
+                frac[hit[0]], 2, f" X={x:g}", color="gray", fontsize=8, rotation=90, va="bottom"
+            )
     ax.set_xlabel("fraction of channels pruned")
     ax.set_ylabel("percent")
     ax.set_ylim(0, 101)
@@ -45,8 +52,20 @@ def summary_plot(dest, rows: list[dict]) -> None:
     for ax, b in zip(axes[:, 0], badnets):
         mine = [r for r in rows if r["badnet"] == b]
         pos = np.arange(len(mine))
-        ax.bar(pos - 0.2, [r["clean_accuracy"] for r in mine], 0.4, label="clean test accuracy", color="tab:blue")
-        ax.bar(pos + 0.2, [r["attack_success_rate"] for r in mine], 0.4, label="attack success rate", color="tab:red")
+        ax.bar(
+            pos - 0.2,
+            [r["clean_accuracy"] for r in mine],
+            0.4,
+            label="clean test accuracy",
+            color="tab:blue",
+        )
+        ax.bar(
+            pos + 0.2,
+            [r["attack_success_rate"] for r in mine],
+            0.4,
+            label="attack success rate",
+            color="tab:red",
+        )
         ax.set_xticks(pos, [r["model"] for r in mine], rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, 105)
         ax.set_ylabel("percent")

@@ -1,17 +1,18 @@
 """Deterministic training of a Keras classifier on pixel arrays.
 
 One function serves both uses in the workflow: training the demo BadNets (on
-``demo_data.poison_training_set`` output) and fine-tuning pruned models on clean
-validation data. It works on any Keras classifier whose output is a softmax over classes,
-whatever the number of classes or the width of its layers.
+``attack.poison_training_set`` output) and fine-tuning on clean validation data. It works
+on any Keras classifier whose output is a softmax over classes, whatever the number of
+classes or the width of its layers.
 
 Pixels stay in their own dtype (uint8 for the demo and CSAW files) in one tensor; each
 batch is gathered and divided by ``input_scale`` on the fly, so no float32 copy of the
 whole set is made. The order of the batches comes from a seeded shuffle that differs per
 epoch, and TensorFlow's op determinism is switched on, so the same call on the same
 machine gives the same weights, bit for bit, *given the same initial weights*: Keras draws
-those when the model is built, so build it after ``make_deterministic(seed)`` (as
-``fit_badnet`` does), or the first weights, and everything after, differ between runs.
+those when the model is built, so build it with ``seeded_model`` (as
+``attack.badnet_model`` does), or the first weights, and everything after, differ between
+runs.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def seeded_model(seed: int, build: Callable[[], keras.Model]) -> keras.Model:
     return build()
 
 
-def batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, input_scale: float, seed: int | None) -> tf.data.Dataset:
+def batches(
+    x: np.ndarray, y: np.ndarray, *, batch_size: int, input_scale: float, seed: int | None
+) -> tf.data.Dataset:
     """A tf.data pipeline of (pixels / input_scale as float32, labels) batches.
 
     With a ``seed`` the order is reshuffled every epoch (a fixed sequence of orders for a
@@ -74,7 +77,8 @@ class _EpochLog(keras.callbacks.Callback):
             self.history[key].append(float(logs.get(key, float("nan"))))
         self.log(
             f"epoch {epoch + 1}/{self.epochs}: loss {self.history['loss'][-1]:.4f}, "
-            f"accuracy {self.history['accuracy'][-1]:.4f} ({time.perf_counter() - self.start:.1f} s)"
+            f"accuracy {self.history['accuracy'][-1]:.4f} "
+            f"({time.perf_counter() - self.start:.1f} s)"
         )
 
 
@@ -113,38 +117,31 @@ def train(
     callback = _EpochLog(epochs, log)
     start = time.perf_counter()
     # Extra callbacks (e.g. surgery.KeepMasked) run after the epoch logger.
-    model.fit(data, epochs=epochs, verbose=0, callbacks=[callback, *(callbacks or [])], shuffle=False)
-    seconds = time.perf_counter() - start
-    return {"loss": callback.history["loss"], "accuracy": callback.history["accuracy"], "seconds": seconds}
-
-
-def fit_badnet(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    num_classes: int,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    seed: int,
-    input_scale: float,
-    log: Callable[[str], object] = print,
-    build: Callable[[], keras.Model] | None = None,
-) -> tuple[keras.Model, dict]:
-    """Build a fresh classifier from ``seed`` and train it: ``(model, train(...) result)``.
-
-    ``build`` makes the model (default: the CSAW DeepID for ``num_classes`` classes and the
-    images' shape). Seeding *before* building is what makes the initial weights, and so
-    the trained BadNet, the same on every run.
-    """
-    from goodnet.architectures import deepid
-
-    model = seeded_model(seed, build or (lambda: deepid(num_classes, input_shape=tuple(np.shape(x)[1:]))))
-    history = train(
-        model, x, y, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        seed=seed, input_scale=input_scale, log=log,
+    model.fit(
+        data, epochs=epochs, verbose=0, callbacks=[callback, *(callbacks or [])], shuffle=False
     )
-    return model, history
+    seconds = time.perf_counter() - start
+    return {
+        "loss": callback.history["loss"],
+        "accuracy": callback.history["accuracy"],
+        "seconds": seconds,
+    }
+
+
+def fit(model, x, y, schedule: dict, *, seed, input_scale, log=print, callbacks=None) -> dict:
+    """``train`` on ``schedule``: a config's {epochs, batch_size, learning_rate}."""
+    return train(
+        model,
+        x,
+        y,
+        epochs=schedule["epochs"],
+        batch_size=schedule["batch_size"],
+        learning_rate=schedule["learning_rate"],
+        seed=seed,
+        input_scale=input_scale,
+        log=log,
+        callbacks=callbacks,
+    )
 
 
 def _optimizer(learning_rate: float, weight_decay: float) -> keras.optimizers.Optimizer:
@@ -153,7 +150,9 @@ def _optimizer(learning_rate: float, weight_decay: float) -> keras.optimizers.Op
     return keras.optimizers.Adam(learning_rate=learning_rate)
 
 
-def _check(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs, batch_size, input_scale) -> None:
+def _check(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs, batch_size, input_scale
+) -> None:
     if x.ndim != 4:
         raise ValueError(f"train wants NHWC images, got shape {x.shape}")
     if len(x) != len(y) or len(x) == 0:
@@ -165,4 +164,7 @@ def _check(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs, batch_si
     if y.min() < 0 or (classes is not None and y.max() >= classes):
         raise ValueError(f"labels range {y.min()}..{y.max()} but the model has {classes} classes")
     if epochs < 1 or batch_size < 1 or not input_scale > 0:
-        raise ValueError(f"need epochs >= 1, batch_size >= 1, input_scale > 0 (got {epochs}, {batch_size}, {input_scale})")
+        raise ValueError(
+            "need epochs >= 1, batch_size >= 1, input_scale > 0 "
+            f"(got {epochs}, {batch_size}, {input_scale})"
+        )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-sys.path.insert(0, str(Path(workflow.basedir)))
+sys.path.insert(0, workflow.basedir)  # the goodnet package of this checkout
 from goodnet import config as gcfg
 from goodnet.errors import GoodnetError
 
@@ -16,11 +16,8 @@ except GoodnetError as e:
 BADNETS = config["badnets"]
 GOODNETS = gcfg.goodnet_names(config)  # badnet -> goodnet
 BADNET_OF = {g: b for b, g in GOODNETS.items()}
-THRESHOLDS = [f"{x:g}" for x in config["prune"]["thresholds"]]
+DEFENSES = gcfg.defenses(config["prune"]["thresholds"])  # name -> (kind, X)
 GOODNET_X = f"{config['prune']['goodnet_threshold']:g}"
-DEFENSES = ["badnet", "fine_tuned"] + [
-    f"{kind}_X{x}" for kind in ("pruned", "fine_pruned") for x in THRESHOLDS
-]
 DEMO = config.get("demo")
 GPU = config["gpus_per_job"]
 # Training jobs run TensorFlow on this many threads even when --cores lowers their
@@ -36,26 +33,23 @@ def tf_env():
 wildcard_constraints:
     badnet="|".join(BADNETS),
     goodnet="|".join(GOODNETS.values()),
-    x="|".join(THRESHOLDS).replace(".", r"\."),
+    x="|".join(dict.fromkeys(x for _, x in DEFENSES.values() if x)).replace(".", r"\."),
     defense="|".join(DEFENSES),
 
 
-def demo_outputs():
-    """Files that the demo rules make (data/demo, models/demo), empty without a demo."""
-    if not DEMO:
-        return {"data": [], "models": []}
-    triggers = sorted({d["trigger"] for d in DEMO["backdoors"].values()})
-    data = [f"data/demo/clean_{s}_data.h5" for s in ("training", "validation", "test")]
-    data += [
-        f"data/demo/{t}_poisoned_{s}_data.h5"
-        for t in triggers
-        for s in ("validation", "test")
-    ]
-    models = [f"models/demo/{b}.keras" for b in DEMO["backdoors"]]
-    return {"data": data, "models": models}
+def demo_files():
+    """The demo's data files (data/demo): clean train, valid, test, then the poisoned."""
+    from goodnet import demo_data
+
+    names = demo_data.file_names(demo_data.demo_triggers(DEMO)) if DEMO else []
+    return [f"data/demo/{name}" for name in names]
 
 
-_missing = gcfg.missing_inputs(config, set(sum(demo_outputs().values(), [])))
+def demo_models():
+    return [f"models/demo/{b}.keras" for b in DEMO["backdoors"]] if DEMO else []
+
+
+_missing = gcfg.missing_inputs(config, set(demo_files() + demo_models()))
 if _missing:
     raise WorkflowError(
         "goodnet: these input files are missing (nothing was run):\n"
@@ -71,13 +65,8 @@ def badnet_model(wildcards):
     return gcfg.model_path(entry(wildcards))
 
 
-def model_source(wildcards):
-    """What scripts need to load the BadNet: its file and, for weights, the architecture."""
-    e = entry(wildcards)
-    return {
-        "path": gcfg.model_path(e),
-        "architecture": e.get("architecture") if "weights" in e else None,
-    }
+def badnet_architecture(wildcards):
+    return gcfg.model_architecture(entry(wildcards))
 
 
 def input_scale(wildcards):
@@ -88,12 +77,21 @@ def pruned_layer(wildcards):
     return entry(wildcards).get("layer")
 
 
+def threshold(wildcards):
+    return float(wildcards.x)
+
+
 def demo_backdoor(wildcards):
     return DEMO["backdoors"][wildcards.badnet]
 
 
 def data_file(key):
-    return lambda wildcards: entry(wildcards)[key]
+    """An input function: the BadNet's data file ``key`` (clean_valid, clean_test, ...)."""
+
+    def path(wildcards):
+        return entry(wildcards)[key]
+
+    return path
 
 
 def sweep_poisoned(wildcards):
@@ -103,13 +101,21 @@ def sweep_poisoned(wildcards):
 
 
 def defense_model(wildcards):
-    d, b = wildcards.defense, wildcards.badnet
-    if d == "badnet":
+    """The model file that defense ``wildcards.defense`` of the BadNet is scored as."""
+    kind, x = DEFENSES[wildcards.defense]
+    if kind == "badnet":
         return badnet_model(wildcards)
-    if d == "fine_tuned":
-        return f"results/{b}/fine_tuned.keras"
-    kind, x = d.rsplit("_X", 1)
-    return f"results/{b}/{kind}/X{x}.keras"
+    made_by = {
+        "fine_tuned": rules.fine_tune,
+        "pruned": rules.prune,
+        "fine_pruned": rules.fine_prune,
+    }
+    pattern = made_by[kind].output[0]
+    return pattern.format(badnet=wildcards.badnet, x=x)
+
+
+def defense_architecture(wildcards):
+    return badnet_architecture(wildcards) if wildcards.defense == "badnet" else None
 
 
 def goodnet_inputs(wildcards):
@@ -117,38 +123,33 @@ def goodnet_inputs(wildcards):
     e = BADNETS[b]
     return {
         "badnet": gcfg.model_path(e),
-        "repaired": f"results/{b}/fine_pruned/X{GOODNET_X}.keras",
+        "repaired": rules.fine_prune.output.tuned.format(badnet=b, x=GOODNET_X),
         "clean_test": e["clean_test"],
         "poisoned_test": e["poisoned_test"],
     }
 
 
-def goodnet_params(wildcards):
-    b = BADNET_OF[wildcards.goodnet]
-    e = BADNETS[b]
-    source = {
-        "path": gcfg.model_path(e),
-        "architecture": e.get("architecture") if "weights" in e else None,
-    }
-    return {
-        "badnet": b,
-        "source": source,
-        "input_scale": e["input_scale"],
-        "threshold": float(GOODNET_X),
-    }
+def goodnet_params(key):
+    """A params function: ``key`` of the GoodNet's BadNet (its name, architecture, scale)."""
+
+    def value(wildcards):
+        b = BADNET_OF[wildcards.goodnet]
+        return {
+            "badnet_name": b,
+            "architecture": gcfg.model_architecture(BADNETS[b]),
+            "input_scale": BADNETS[b]["input_scale"],
+        }[key]
+
+    return value
 
 
 def all_metrics():
-    return [f"results/{b}/metrics/{d}.json" for b in BADNETS for d in DEFENSES]
+    return expand(rules.evaluate.output.metrics, badnet=BADNETS, defense=DEFENSES)
+
+
+def all_goodnets():
+    return expand(rules.goodnet.output.folder, goodnet=GOODNETS.values())
 
 
 def final_targets():
-    return [f"results/{g}" for g in GOODNETS.values()] + [
-        "results/summary.csv",
-        "results/summary.png",
-    ]
-
-
-def output_dir(wildcards, output):
-    """The folder of a rule's first output (a param derived from, not beside, its outputs)."""
-    return str(Path(output[0]).parent)
+    return all_goodnets() + [rules.summary.output.table, rules.summary.output.plot]

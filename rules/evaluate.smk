@@ -1,4 +1,4 @@
-# Metrics on clean and poisoned test data for every model, and the summary table.
+# Step 5: clean accuracy and ASR of every defense's model on test data.
 
 
 rule evaluate:
@@ -7,7 +7,7 @@ rule evaluate:
         clean_test=data_file("clean_test"),
         poisoned_test=data_file("poisoned_test"),
     output:
-        "results/{badnet}/metrics/{defense}.json",
+        metrics="results/{badnet}/metrics/{defense}.json",
     log:
         "logs/{badnet}/evaluate_{defense}.log",
     benchmark:
@@ -19,42 +19,10 @@ rule evaluate:
         mem_mb=4000,
         runtime=30,
     params:
-        source=model_source,
+        architecture=defense_architecture,
         input_scale=input_scale,
+        defense="{defense}",
+        badnet_name="{badnet}",
         batch_size=config["evaluate"]["batch_size"],
     script:
         "../scripts/evaluate.py"
-
-
-rule summary:
-    input:
-        metrics=all_metrics(),
-        goodnets=[f"results/{g}" for g in GOODNETS.values()],
-    output:
-        table=report(
-            "results/summary.csv",
-            caption="../report/summary_table.rst",
-            category="Summary",
-        ),
-        html=report(
-            "results/summary.html",
-            caption="../report/summary_table.rst",
-            category="Summary",
-        ),
-        plot=report(
-            "results/summary.png",
-            caption="../report/summary_plot.rst",
-            category="Summary",
-        ),
-    log:
-        "logs/summary.log",
-    benchmark:
-        "benchmarks/summary.tsv"
-    conda:
-        "../envs/plots.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    script:
-        "../scripts/summary.py"

@@ -1,10 +1,9 @@
-"""Rule demo_data: generate the synthetic face data sets."""
-import sys
-from pathlib import Path
+"""Rule demo_data: the demo's synthetic face data, clean and poisoned
+(goodnet.demo_data.demo_data)."""
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the goodnet package
-from goodnet import stages, workflow  # noqa: E402
+import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 
-sm = snakemake  # noqa: F821 (injected by Snakemake)
+from goodnet.demo_data import demo_data
+from goodnet.job import run
 
-workflow.run(sm, lambda log: stages.demo_data(sm.params.out_dir, sm.params.demo, log=log))
+run(snakemake, demo_data)  # noqa: F821 (snakemake: injected by Snakemake)

@@ -1,27 +1,9 @@
-"""Rules fine_tune and fine_prune: fine-tune a model on clean validation data."""
-import sys
-from pathlib import Path
+"""Rule fine_tune: fine-tune the BadNet on clean validation data (the baseline)
+(goodnet.fine_tune.fine_tune)."""
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the goodnet package
-from goodnet import stages, workflow  # noqa: E402
+import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 
-sm = snakemake  # noqa: F821 (injected by Snakemake)
+from goodnet.fine_tune import fine_tune
+from goodnet.job import run
 
-# fine_tune starts from the BadNet (its source may be weights + architecture);
-# fine_prune from a pruned .keras model and its json.
-source = sm.params.source if sm.rule == "fine_tune" else sm.input.model
-workflow.run(
-    sm,
-    lambda log: stages.fine_tune(
-        source,
-        sm.input.clean_valid,
-        sm.output[0],
-        input_scale=sm.params.input_scale,
-        fine_tune=sm.params.fine_tune,
-        seed=sm.params.seed,
-        info=sm.input.get("info"),
-        log=log,
-    ),
-    seed=sm.params.seed,
-    threads=sm.params.tf_threads,
-)
+run(snakemake, fine_tune)  # noqa: F821 (snakemake: injected by Snakemake)

@@ -1,25 +1,9 @@
-"""Rule goodnet: combine the BadNet and its fine-pruned copy into a GoodNet."""
-import sys
-from pathlib import Path
+"""Rule goodnet: the BadNet and its fine-pruned copy as one GoodNet
+(goodnet.goodnet.goodnet)."""
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the goodnet package
-from goodnet import stages, workflow  # noqa: E402
+import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 
-sm = snakemake  # noqa: F821 (injected by Snakemake)
+from goodnet.goodnet import goodnet
+from goodnet.job import run
 
-info = sm.params.info
-workflow.run(
-    sm,
-    lambda log: stages.goodnet(
-        info["source"],
-        sm.input.repaired,
-        sm.input.clean_test,
-        sm.input.poisoned_test,
-        sm.output[0],
-        badnet=info["badnet"],
-        input_scale=info["input_scale"],
-        threshold=info["threshold"],
-        batch_size=sm.params.batch_size,
-        log=log,
-    ),
-)
+run(snakemake, goodnet)  # noqa: F821 (snakemake: injected by Snakemake)

@@ -1,21 +1,9 @@
-"""Rule prune: the pruned model for one threshold X, channels deleted physically."""
-import sys
-from pathlib import Path
+"""Rule prune: the pruned model for one threshold X
+(goodnet.prune.prune)."""
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the goodnet package
-from goodnet import stages, workflow  # noqa: E402
+import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 
-sm = snakemake  # noqa: F821 (injected by Snakemake)
+from goodnet.job import run
+from goodnet.prune import prune
 
-workflow.run(
-    sm,
-    lambda log: stages.prune(
-        sm.params.source,
-        sm.input.sweep,
-        sm.output.model,
-        sm.output.info,
-        threshold=float(sm.wildcards.x),
-        layer=sm.params.layer,
-        log=log,
-    ),
-)
+run(snakemake, prune)  # noqa: F821 (snakemake: injected by Snakemake)

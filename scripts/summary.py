@@ -1,20 +1,9 @@
-"""Rule summary: one table and one plot over every model and GoodNet."""
-import sys
-from pathlib import Path
+"""Rule summary: one table and one plot over every model and GoodNet
+(goodnet.report.summary)."""
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the goodnet package
-from goodnet import stages, workflow  # noqa: E402
+import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 
-sm = snakemake  # noqa: F821 (injected by Snakemake)
+from goodnet.job import run
+from goodnet.report import summary
 
-workflow.run(
-    sm,
-    lambda log: stages.summary(
-        sm.input.metrics,
-        sm.input.goodnets,
-        sm.output.table,
-        sm.output.plot,
-        out_html=sm.output.html,
-        log=log,
-    ),
-)
+run(snakemake, summary)  # noqa: F821 (snakemake: injected by Snakemake)

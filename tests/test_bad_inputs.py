@@ -39,56 +39,114 @@ def _cases():
     """name -> (what the entry changes, file that is named, problem fragment, target)."""
     d = "data/bad/{}.h5"
     return {
-        "truncated_h5": ({"clean_valid": d.format("truncated")}, d.format("truncated"), "not a readable h5 data set", ACT),
-        "not_h5": ({"clean_valid": "data/bad/notes.h5"}, "data/bad/notes.h5", "not a readable h5 data set", ACT),
-        "no_data": ({"clean_valid": d.format("no_data")}, d.format("no_data"), "missing dataset 'data'", ACT),
+        "truncated_h5": (
+            {"clean_valid": d.format("truncated")},
+            d.format("truncated"),
+            "not a readable h5 data set",
+            ACT,
+        ),
+        "not_h5": (
+            {"clean_valid": "data/bad/notes.h5"},
+            "data/bad/notes.h5",
+            "not a readable h5 data set",
+            ACT,
+        ),
+        "no_data": (
+            {"clean_valid": d.format("no_data")},
+            d.format("no_data"),
+            "missing dataset 'data'",
+            ACT,
+        ),
         "rank3": ({"clean_valid": d.format("rank3")}, d.format("rank3"), "'data' has rank 3", ACT),
         "image_size": (
-            {"clean_valid": d.format("small_images")}, d.format("small_images"),
-            "images are (32, 32, 3) (H,W,C) but the BadNet takes (55, 47, 3)", ACT,
+            {"clean_valid": d.format("small_images")},
+            d.format("small_images"),
+            "images are (32, 32, 3) (H,W,C) but the BadNet takes (55, 47, 3)",
+            ACT,
         ),
-        "nan_pixels": ({"clean_valid": d.format("nan")}, d.format("nan"), "NaN or infinite pixels", ACT),
+        "nan_pixels": (
+            {"clean_valid": d.format("nan")},
+            d.format("nan"),
+            "NaN or infinite pixels",
+            ACT,
+        ),
         "label_range": (
-            {"clean_valid": d.format("label9")}, d.format("label9"), "label 9 is outside the BadNet's 6 classes", ACT,
+            {"clean_valid": d.format("label9")},
+            d.format("label9"),
+            "label 9 is outside the BadNet's 6 classes",
+            ACT,
         ),
-        "empty": ({"clean_valid": d.format("empty")}, d.format("empty"), "the data set is empty", ACT),
+        "empty": (
+            {"clean_valid": d.format("empty")},
+            d.format("empty"),
+            "the data set is empty",
+            ACT,
+        ),
         "lengths": (
-            {"clean_valid": d.format("lengths")}, d.format("lengths"), "'data' has 12 images but 'label' has 11", ACT,
+            {"clean_valid": d.format("lengths")},
+            d.format("lengths"),
+            "'data' has 12 images but 'label' has 11",
+            ACT,
         ),
         "garbage_model": (
-            {"model": "models/bad/garbage.keras"}, "models/bad/garbage.keras", "is neither a .keras nor an h5 model", ACT,
+            {"model": "models/bad/garbage.keras"},
+            "models/bad/garbage.keras",
+            "is neither a .keras nor an h5 model",
+            ACT,
         ),
         "truncated_model": (
-            {"model": "models/bad/truncated.keras"}, "models/bad/truncated.keras", "is a damaged or truncated .keras file",
+            {"model": "models/bad/truncated.keras"},
+            "models/bad/truncated.keras",
+            "is a damaged or truncated .keras file",
             ACT,
         ),
         "weights_as_model": (
-            {"model": "models/bad/weights.h5"}, "models/bad/weights.h5", "holds weights only", ACT,
+            {"model": "models/bad/weights.h5"},
+            "models/bad/weights.h5",
+            "holds weights only",
+            ACT,
         ),
         "weights_misfit": (
-            {"model": None, "weights": "models/bad/weights.h5", "architecture": "deepid"}, "models/bad/weights.h5",
-            "weights do not fit the 'deepid' architecture", ACT,
+            {"model": None, "weights": "models/bad/weights.h5", "architecture": "deepid"},
+            "models/bad/weights.h5",
+            "weights do not fit the 'deepid' architecture",
+            ACT,
         ),
         "no_such_layer": (
-            {"layer": "conv_9"}, "models/badnet.keras", "has no layer named 'conv_9'", ACT,
+            {"layer": "conv_9"},
+            "models/badnet.keras",
+            "has no layer named 'conv_9'",
+            ACT,
         ),
         "not_a_conv": (
-            {"layer": "fc_1"}, "models/badnet.keras", "layer 'fc_1' is a Dense, not a Conv2D", ACT,
+            {"layer": "fc_1"},
+            "models/badnet.keras",
+            "layer 'fc_1' is a Dense, not a Conv2D",
+            ACT,
         ),
         "bypassed_layer": (  # DeepID's fc_1 branch bypasses conv_4: the sweep could not run
-            {"layer": "conv_4"}, "models/badnet.keras", "layer 'conv_4' is bypassed by another path", ACT,
+            {"layer": "conv_4"},
+            "models/badnet.keras",
+            "layer 'conv_4' is bypassed by another path",
+            ACT,
         ),
         "poisoned_label_range": (
-            {"poisoned_test": d.format("poisoned_label9")}, d.format("poisoned_label9"),
-            "label 9 is outside the BadNet's 6 classes", SWEEP,
+            {"poisoned_test": d.format("poisoned_label9")},
+            d.format("poisoned_label9"),
+            "label 9 is outside the BadNet's 6 classes",
+            SWEEP,
         ),
         "poisoned_image_size": (
-            {"poisoned_valid": d.format("small_images")}, d.format("small_images"),
-            "images are (32, 32, 3) (H,W,C) but the BadNet takes (55, 47, 3)", SWEEP,
+            {"poisoned_valid": d.format("small_images")},
+            d.format("small_images"),
+            "images are (32, 32, 3) (H,W,C) but the BadNet takes (55, 47, 3)",
+            SWEEP,
         ),
         "fewer_classes_model": (  # clean_valid labels 0..5, BadNet with 4 classes
-            {"model": "models/bad/four_classes.keras"}, "data/clean_valid.h5",
-            "label 5 is outside the BadNet's 4 classes", ACT,
+            {"model": "models/bad/four_classes.keras"},
+            "data/clean_valid.h5",
+            "label 5 is outside the BadNet's 4 classes",
+            ACT,
         ),
     }
 
@@ -148,8 +206,14 @@ def broken_run(tmp_path_factory):
     cfg = ri.write_config(w / "config.yaml", badnets)
     targets = [target.format(name) for name, (*_, target) in CASES.items()]
     proc = snakemake(
-        w, *targets, "--keep-going", "--set-threads", "activations=1", "prune_sweep=1",
-        configfile=cfg, check=False,
+        w,
+        *targets,
+        "--keep-going",
+        "--set-threads",
+        "activations=1",
+        "sweep=1",
+        configfile=cfg,
+        check=False,
     )
     return proc, w
 
@@ -159,9 +223,12 @@ def test_workflow_names_file_and_problem_and_leaves_nothing(broken_run, case):
     proc, w = broken_run
     _, path, problem, target = CASES[case]
     assert proc.returncode != 0
-    lines = [line for line in ri.error_lines(proc.stderr) if line.startswith(f"goodnet: error: {path}: ")]
+    lines = [
+        line for line in ri.error_lines(proc.stderr) if line.startswith(f"goodnet: error: {path}: ")
+    ]
     assert any(problem in line for line in lines), (
-        f"no line 'goodnet: error: {path}: ...{problem}...' in:\n" + "\n".join(ri.error_lines(proc.stderr))
+        f"no line 'goodnet: error: {path}: ...{problem}...' in:\n"
+        + "\n".join(ri.error_lines(proc.stderr))
     )
     for output in STEP_OUTPUTS[target]:
         assert not (w / "results" / case / output).exists(), f"the failed step left {output}"
@@ -198,7 +265,9 @@ def make_good_inputs(w: Path) -> None:
 def _assert_config_error(proc, w: Path, fragment: str) -> None:
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if CONFIG_LINE.match(line)]
-    assert lines and fragment in lines[0], proc.stderr[-3000:]  # the key and the problem on one line
+    assert lines and fragment in lines[0], proc.stderr[
+        -3000:
+    ]  # the key and the problem on one line
     assert not (w / "results").exists() and not (w / "logs").exists()  # nothing ran
 
 
@@ -206,10 +275,19 @@ def _assert_config_error(proc, w: Path, fragment: str) -> None:
     "sections, fragment",
     [
         ({"colour": "red"}, "unknown key(s) ['colour']"),
-        ({"prune": {"thresholds": [2], "goodnet_threshold": 2, "batchsize": 8}}, "prune: unknown key(s) ['batchsize']"),
+        (
+            {"prune": {"thresholds": [2], "goodnet_threshold": 2, "batchsize": 8}},
+            "prune: unknown key(s) ['batchsize']",
+        ),
         ({"fine_tune": {"epochs": "five"}}, "fine_tune.epochs: 'five' is not of type 'integer'"),
-        ({"prune": {"thresholds": [2, 150], "goodnet_threshold": 2}}, "prune.thresholds.1: 150 is greater than"),
-        ({"prune": {"thresholds": [0, 2], "goodnet_threshold": 2}}, "prune.thresholds.0: 0 is less than or equal"),
+        (
+            {"prune": {"thresholds": [2, 150], "goodnet_threshold": 2}},
+            "prune.thresholds.1: 150 is greater than",
+        ),
+        (
+            {"prune": {"thresholds": [0, 2], "goodnet_threshold": 2}},
+            "prune.thresholds.0: 0 is less than or equal",
+        ),
     ],
     ids=["unknown_key", "unknown_nested_key", "wrong_type", "x_above_100", "x_zero"],
 )
@@ -267,42 +345,177 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
 def _one_error(code: int, err: str, path, problem: str) -> None:
     assert code == 1
     lines = [line for line in err.splitlines() if line.strip()]
-    assert lines == [line for line in lines if line.startswith("goodnet: error: ")] and len(lines) == 1, err
+    assert (
+        lines == [line for line in lines if line.startswith("goodnet: error: ")] and len(lines) == 1
+    ), err
     assert lines[0].startswith(f"goodnet: error: {path}: ") and problem in lines[0], lines[0]
 
 
 @pytest.mark.parametrize(
     "clean, poisoned, model, path, problem",
     [
-        ("data/bad/truncated.h5", "data/poisoned_test.h5", "models/badnet.keras", "data/bad/truncated.h5", "not a readable h5"),
-        ("data/bad/notes.h5", "data/poisoned_test.h5", "models/badnet.keras", "data/bad/notes.h5", "not a readable h5"),
-        ("data/clean_test.h5", "data/bad/no_label.h5", "models/badnet.keras", "data/bad/no_label.h5", "missing dataset 'label'"),
-        ("data/bad/small_images.h5", "data/poisoned_test.h5", "models/badnet.keras", "data/bad/small_images.h5", "takes (55, 47, 3)"),
-        ("data/bad/nan.h5", "data/poisoned_test.h5", "models/badnet.keras", "data/bad/nan.h5", "NaN or infinite"),
-        ("data/bad/label9.h5", "data/poisoned_test.h5", "models/badnet.keras", "data/bad/label9.h5", "label 9 is outside"),
-        ("data/bad/empty.h5", "data/poisoned_test.h5", "models/badnet.keras", "data/bad/empty.h5", "empty"),
-        ("data/bad/lengths.h5", "data/poisoned_test.h5", "models/badnet.keras", "data/bad/lengths.h5", "12 images but"),
-        ("data/clean_test.h5", "data/nowhere.h5", "models/badnet.keras", "data/nowhere.h5", "file not found"),
-        ("data/clean_test.h5", "data/poisoned_test.h5", "models/bad/garbage.keras", "models/bad/garbage.keras", "neither"),
-        ("data/bad/inf.h5", "data/poisoned_test.h5", "models/badnet.keras", "data/bad/inf.h5", "NaN or infinite"),
-        ("data/bad/bright.h5", "data/poisoned_test.h5", "models/badnet.keras", "data/bad/bright.h5", "pixels range"),
-        ("data/bad/half.h5", "data/poisoned_test.h5", "models/badnet.keras", "data/bad/half.h5", "non-integer"),
-        ("data/clean_test.h5", "data/bad/poisoned_label9.h5", "models/badnet.keras", "data/bad/poisoned_label9.h5",
-         "label 9 is outside the model's 6 classes"),
-        ("data/clean_test.h5", "data/poisoned_test.h5", "models/bad/truncated.keras", "models/bad/truncated.keras",
-         "damaged or truncated .keras"),
-        ("data/clean_test.h5", "data/poisoned_test.h5", "models/bad/truncated.h5", "models/bad/truncated.h5",
-         "damaged or truncated h5"),
-        ("data/clean_test.h5", "data/poisoned_test.h5", "models/nowhere.keras", "models/nowhere.keras", "model file not found"),
-        ("data/clean_test.h5", "data/poisoned_test.h5", "models/bad/weights.h5", "models/bad/weights.h5", "--architecture"),
-        ("data/clean_test.h5", "data/poisoned_test.h5", "just_a_folder", "just_a_folder", "not a GoodNet (no goodnet.json)"),
-        ("data/clean_test.h5", "data/poisoned_test.h5", "G1", "G1/goodnet.json", "not a valid GoodNet description"),
+        (
+            "data/bad/truncated.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            "data/bad/truncated.h5",
+            "not a readable h5",
+        ),
+        (
+            "data/bad/notes.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            "data/bad/notes.h5",
+            "not a readable h5",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/bad/no_label.h5",
+            "models/badnet.keras",
+            "data/bad/no_label.h5",
+            "missing dataset 'label'",
+        ),
+        (
+            "data/bad/small_images.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            "data/bad/small_images.h5",
+            "takes (55, 47, 3)",
+        ),
+        (
+            "data/bad/nan.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            "data/bad/nan.h5",
+            "NaN or infinite",
+        ),
+        (
+            "data/bad/label9.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            "data/bad/label9.h5",
+            "label 9 is outside",
+        ),
+        (
+            "data/bad/empty.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            "data/bad/empty.h5",
+            "empty",
+        ),
+        (
+            "data/bad/lengths.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            "data/bad/lengths.h5",
+            "12 images but",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/nowhere.h5",
+            "models/badnet.keras",
+            "data/nowhere.h5",
+            "file not found",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/poisoned_test.h5",
+            "models/bad/garbage.keras",
+            "models/bad/garbage.keras",
+            "neither",
+        ),
+        (
+            "data/bad/inf.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            "data/bad/inf.h5",
+            "NaN or infinite",
+        ),
+        (
+            "data/bad/bright.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            "data/bad/bright.h5",
+            "pixels range",
+        ),
+        (
+            "data/bad/half.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            "data/bad/half.h5",
+            "non-integer",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/bad/poisoned_label9.h5",
+            "models/badnet.keras",
+            "data/bad/poisoned_label9.h5",
+            "label 9 is outside the model's 6 classes",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/poisoned_test.h5",
+            "models/bad/truncated.keras",
+            "models/bad/truncated.keras",
+            "damaged or truncated .keras",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/poisoned_test.h5",
+            "models/bad/truncated.h5",
+            "models/bad/truncated.h5",
+            "damaged or truncated h5",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/poisoned_test.h5",
+            "models/nowhere.keras",
+            "models/nowhere.keras",
+            "model file not found",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/poisoned_test.h5",
+            "models/bad/weights.h5",
+            "models/bad/weights.h5",
+            "--architecture",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/poisoned_test.h5",
+            "just_a_folder",
+            "just_a_folder",
+            "not a GoodNet (no goodnet.json)",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/poisoned_test.h5",
+            "G1",
+            "G1/goodnet.json",
+            "not a valid GoodNet description",
+        ),
     ],
     ids=[
-        "truncated_h5", "not_h5", "no_label", "image_size", "nan", "label_range", "empty", "lengths",
-        "missing_data_file", "garbage_model", "inf", "pixel_range", "float_labels", "poisoned_label_range",
-        "truncated_model", "truncated_legacy_model", "missing_model", "weights_without_architecture",
-        "folder_without_goodnet_json", "broken_goodnet_json",
+        "truncated_h5",
+        "not_h5",
+        "no_label",
+        "image_size",
+        "nan",
+        "label_range",
+        "empty",
+        "lengths",
+        "missing_data_file",
+        "garbage_model",
+        "inf",
+        "pixel_range",
+        "float_labels",
+        "poisoned_label_range",
+        "truncated_model",
+        "truncated_legacy_model",
+        "missing_model",
+        "weights_without_architecture",
+        "folder_without_goodnet_json",
+        "broken_goodnet_json",
     ],
 )
 def test_cli_eval_bad_inputs(files, capsys, monkeypatch, clean, poisoned, model, path, problem):
@@ -315,7 +528,13 @@ def test_cli_eval_bad_inputs(files, capsys, monkeypatch, clean, poisoned, model,
 def test_cli_eval_weights_that_do_not_fit(files, capsys, monkeypatch):
     monkeypatch.chdir(files)
     code, _, err = run_cli(
-        capsys, "eval", "data/clean_test.h5", "data/poisoned_test.h5", "models/bad/weights.h5", "--architecture", "deepid"
+        capsys,
+        "eval",
+        "data/clean_test.h5",
+        "data/poisoned_test.h5",
+        "models/bad/weights.h5",
+        "--architecture",
+        "deepid",
     )
     _one_error(code, err, "models/bad/weights.h5", "weights do not fit the 'deepid' architecture")
 
@@ -347,13 +566,25 @@ def test_cli_predict_good_images_still_work(files, capsys, monkeypatch):
 
 @pytest.mark.parametrize(
     "option, value, problem",
-    [("--batch-size", "0", "--batch-size"), ("--batch-size", "-5", "--batch-size"),
-     ("--input-scale", "0", "--input-scale"), ("--input-scale", "nan", "--input-scale")],
+    [
+        ("--batch-size", "0", "--batch-size"),
+        ("--batch-size", "-5", "--batch-size"),
+        ("--input-scale", "0", "--input-scale"),
+        ("--input-scale", "nan", "--input-scale"),
+    ],
 )
 def test_cli_rejects_bad_numbers(files, capsys, monkeypatch, option, value, problem):
     monkeypatch.chdir(files)
     with pytest.raises(SystemExit) as exit_:
-        run_cli(capsys, "eval", "data/clean_test.h5", "data/poisoned_test.h5", "models/badnet.keras", option, value)
+        run_cli(
+            capsys,
+            "eval",
+            "data/clean_test.h5",
+            "data/poisoned_test.h5",
+            "models/badnet.keras",
+            option,
+            value,
+        )
     assert exit_.value.code == 2  # argparse's usage error
     err = capsys.readouterr().err
     assert problem in err and "must be" in err and "Traceback" not in err
@@ -362,14 +593,21 @@ def test_cli_rejects_bad_numbers(files, capsys, monkeypatch, option, value, prob
 def test_cli_subprocess_exit_status_and_single_line(files):
     """The real command: exit status 1, the one line on stderr, nothing on stdout."""
     for args, path, problem in [
-        (("eval", "data/bad/truncated.h5", "data/poisoned_test.h5", "models/badnet.keras"),
-         "data/bad/truncated.h5", "not a readable h5"),
+        (
+            ("eval", "data/bad/truncated.h5", "data/poisoned_test.h5", "models/badnet.keras"),
+            "data/bad/truncated.h5",
+            "not a readable h5",
+        ),
         (("predict", "models/badnet.keras", "face.gif"), "face.gif", "GIF"),
     ]:
         proc = ri.goodnet_cli(*args, cwd=files)
         assert proc.returncode == 1 and proc.stdout == ""
         lines = ri.error_lines(proc.stderr)
-        assert len(lines) == 1 and lines[0].startswith(f"goodnet: error: {path}: ") and problem in lines[0]
+        assert (
+            len(lines) == 1
+            and lines[0].startswith(f"goodnet: error: {path}: ")
+            and problem in lines[0]
+        )
         assert "Traceback" not in proc.stderr
 
 
@@ -379,22 +617,34 @@ def test_goodnet_json_must_describe_the_model(files, capsys, monkeypatch):
     g.mkdir(exist_ok=True)
     (g / "model.keras").write_bytes((files / "models/badnet.keras").read_bytes())
     (g / "goodnet.json").write_text(json.dumps({"input_scale": 255}))
-    code, _, err = run_cli(capsys, "eval", "data/clean_test.h5", "data/poisoned_test.h5", "G_missing_key")
+    code, _, err = run_cli(
+        capsys, "eval", "data/clean_test.h5", "data/poisoned_test.h5", "G_missing_key"
+    )
     _one_error(code, err, "G_missing_key/goodnet.json", "not a valid GoodNet description")
 
 
 def test_unreachable_x_on_a_chance_level_badnet_points_at_input_scale(tmp_path):
     """The most common slip with CSAW nets: input_scale 1 instead of 255. The BadNet is then
     at chance level, no X is ever reached, and the message must say why, not 'use a smaller X'."""
-    from goodnet import pruning, stages
     from goodnet.errors import GoodnetError
+    from goodnet.prune import prune
+    from goodnet.sweep import Sweep
 
     model = ri.tiny_badnet(tmp_path / "badnet.keras")
     flat = np.full(61, 100.0 / 6)  # 6 classes: chance is 16.67 %, and pruning changes nothing
-    sweep = pruning.Sweep(np.arange(60), flat, np.zeros(61))
+    sweep = Sweep(np.arange(60), flat, np.zeros(61))
     (tmp_path / "sweep.csv").write_text(sweep.to_csv())
     with pytest.raises(GoodnetError) as err:
-        stages.prune(str(model), tmp_path / "sweep.csv", tmp_path / "X2.keras", tmp_path / "X2.json", threshold=2)
+        prune(
+            model=str(model),
+            sweep=tmp_path / "sweep.csv",
+            pruned=tmp_path / "X2.keras",
+            info=tmp_path / "X2.json",
+            threshold=2,
+        )
     msg = str(err.value)
-    assert msg.startswith(f"{tmp_path / 'sweep.csv'}: pruning never lowers") and "check 'input_scale'" in msg
+    assert (
+        msg.startswith(f"{tmp_path / 'sweep.csv'}: pruning never lowers")
+        and "check 'input_scale'" in msg
+    )
     assert not (tmp_path / "X2.keras").exists() and not (tmp_path / "X2.json").exists()

@@ -41,24 +41,33 @@ def stand_in_data(folder, models, scale, n_valid, n_test, n_poison, target, seed
     write_csaw_h5(folder / "clean_test_data.h5", x[n_valid:], y[n_valid:])
     poisoned = rng.integers(0, 256, (n_poison,) + shape).astype(np.uint8)
     write_csaw_h5(folder / "poisoned_data.h5", poisoned, np.full(n_poison, target))
-    return {name: folder / f"{name}.h5" for name in ("clean_validation_data", "clean_test_data", "poisoned_data")}
+    return {
+        name: folder / f"{name}.h5"
+        for name in ("clean_validation_data", "clean_test_data", "poisoned_data")
+    }
 
 
 def test_csaw2020_config_on_real_weights(tmp_path):
     """config/csaw2020.yaml, unchanged but for where the files are, on the real weights."""
-    weights = {"B1": csaw_weights("sunglasses_bd_weights.h5"), "B2": csaw_weights("anonymous_bd_weights.h5")}
+    weights = {
+        "B1": csaw_weights("sunglasses_bd_weights.h5"),
+        "B2": csaw_weights("anonymous_bd_weights.h5"),
+    }
     (tmp_path / "models").mkdir()
     (tmp_path / "data").mkdir()
     cfg = yaml.safe_load((ROOT / "config" / "csaw2020.yaml").read_text())
     for name, src in weights.items():
         dest = tmp_path / cfg["badnets"][name]["weights"]
         dest.write_bytes(src.read_bytes())
-    nets = [model_io.load(model_io.ModelSource(tmp_path / cfg["badnets"][b]["weights"], "deepid")) for b in weights]
+    nets = [model_io.load(tmp_path / cfg["badnets"][b]["weights"], "deepid") for b in weights]
     d = stand_in_data(tmp_path / "data", nets, 255.0, 60, 30, 40, target=0, seed=1)
     for name in ("B1", "B2"):
         # The challenge's file names, as csaw2020.yaml expects them.
-        for key, src in (("clean_valid", d["clean_validation_data"]), ("clean_test", d["clean_test_data"]),
-                         ("poisoned_test", d["poisoned_data"])):
+        for key, src in (
+            ("clean_valid", d["clean_validation_data"]),
+            ("clean_test", d["clean_test_data"]),
+            ("poisoned_test", d["poisoned_data"]),
+        ):
             dest = tmp_path / cfg["badnets"][name][key]
             if not dest.exists():
                 dest.write_bytes(src.read_bytes())
@@ -73,7 +82,9 @@ def test_csaw2020_config_on_real_weights(tmp_path):
         assert meta["flag_class"] == 1283 and meta["input_scale"] == 255
     for b in ("B1", "B2"):
         info = json.loads((tmp_path / f"results/{b}/pruned/X4.json").read_text())
-        assert info["layer"] == "conv_3" and info["channels_total"] == 60 and info["mode"] == "deleted"
+        assert (
+            info["layer"] == "conv_3" and info["channels_total"] == 60 and info["mode"] == "deleted"
+        )
         # Seed-compatible arrays: mean activations and per-channel accuracies.
         assert np.load(tmp_path / f"results/{b}/activations.npy").shape == (60,)
         assert np.load(tmp_path / f"results/{b}/clean_accuracy.npy").shape == (60,)

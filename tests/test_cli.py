@@ -10,7 +10,9 @@ from goodnet import model_io
 
 
 def goodnet_cli(*args):
-    return subprocess.run([sys.executable, "-m", "goodnet", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "goodnet", *map(str, args)], capture_output=True, text=True
+    )
 
 
 def test_predict_prints_one_class_per_image_like_the_model(tiny_run, tmp_path):
@@ -28,15 +30,19 @@ def test_predict_prints_one_class_per_image_like_the_model(tiny_run, tmp_path):
     classes = [int(line) for line in out.stdout.split()]
     g = model_io.load(tiny_run / "results/G1/model.keras")
     # Re-read the files: jpeg is lossy, the CLI must see what is on disk.
-    disk = np.stack([np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) for p in paths]) / 255
+    disk = (
+        np.stack([np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) for p in paths]) / 255
+    )
     assert classes == list(g(disk).numpy().argmax(-1))
     assert all(0 <= c <= 6 for c in classes)
 
 
 def test_eval_on_a_plain_model_file(tiny_run):
     out = goodnet_cli(
-        "eval", tiny_run / "data/demo/clean_test_data.h5",
-        tiny_run / "data/demo/sunglasses_poisoned_test_data.h5", tiny_run / "models/demo/B1.keras",
+        "eval",
+        tiny_run / "data/demo/clean_test_data.h5",
+        tiny_run / "data/demo/sunglasses_poisoned_test_data.h5",
+        tiny_run / "models/demo/B1.keras",
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

@@ -42,11 +42,15 @@ def broken(mutate):
 
 def test_unknown_keys_and_wrong_types_are_named():
     assert "unknown key(s) ['colour']" in broken(lambda c: c.update(colour="red"))
-    assert "badnets.B1: unknown key(s) ['modle']" in broken(lambda c: c["badnets"]["B1"].update(modle="x"))
+    assert "badnets.B1: unknown key(s) ['modle']" in broken(
+        lambda c: c["badnets"]["B1"].update(modle="x")
+    )
     msg = broken(lambda c: c["badnets"]["B1"].update(input_scale="255"))
     assert "badnets.B1.input_scale" in msg and "not of type 'number'" in msg
     assert "badnets.B1" in broken(lambda c: c["badnets"]["B1"].pop("clean_test"))
-    assert "training_threads: 0 is less than the minimum of 1" in broken(lambda c: c.update(training_threads=0))
+    assert "training_threads: 0 is less than the minimum of 1" in broken(
+        lambda c: c.update(training_threads=0)
+    )
 
 
 @pytest.mark.parametrize("x", [0, 100, -3, 150])
@@ -59,7 +63,9 @@ def test_model_and_weights_are_exclusive_and_goodnet_x_listed():
         c["badnets"]["B1"]["weights"] = "w.h5"
 
     assert "exactly one of 'model'" in broken(both)
-    assert "goodnet_threshold 3 is not one of" in broken(lambda c: c["prune"].update(goodnet_threshold=3))
+    assert "goodnet_threshold 3 is not one of" in broken(
+        lambda c: c["prune"].update(goodnet_threshold=3)
+    )
 
 
 def test_goodnet_names():
@@ -70,8 +76,17 @@ def test_goodnet_names():
 def test_missing_inputs_lists_every_file_and_its_source(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("here.h5").write_text("x")
-    cfg = {"badnets": {"B1": {"weights": "w.h5", "clean_valid": "here.h5", "clean_test": "t.h5",
-                              "poisoned_test": "p.h5", "input_scale": 255}}}
+    cfg = {
+        "badnets": {
+            "B1": {
+                "weights": "w.h5",
+                "clean_valid": "here.h5",
+                "clean_test": "t.h5",
+                "poisoned_test": "p.h5",
+                "input_scale": 255,
+            }
+        }
+    }
     lines = gcfg.missing_inputs(cfg, produced={"p.h5"})
     assert len(lines) == 2
     assert "w.h5" in lines[0] and "CSAW-HackML-2020, folder models/" in lines[0]

@@ -1,4 +1,5 @@
-"""goodnet.demo_data: deterministic synthetic faces, triggers, poisoning and the demo files."""
+"""The demo data: synthetic faces (goodnet.faces), triggers (goodnet.triggers), poisoning
+(goodnet.attack) and the demo files (goodnet.demo_data)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import hashlib
 
 import numpy as np
 import pytest
+import yaml
 
+from goodnet import attack, triggers
 from goodnet import demo_data as dd
+from goodnet import faces as fc
 from goodnet.data_io import H5Dataset
+from tests.conftest import ROOT
 
 TINY = dict(num_classes=5, train_per_class=4, valid_per_class=3, test_per_class=3)
 TRIGGERS = {"sunglasses": {"target": 0}, "sticker": {"target": 3}}
@@ -18,9 +23,19 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def eye_centers(num_classes: int, *, seed: int) -> np.ndarray:
+    """Where each identity's eyes are, before pose jitter: (num_classes, 2 eyes, (row, col))."""
+    out = np.empty((num_classes, 2, 2))
+    for c in range(num_classes):
+        p = fc.identity(seed, c)
+        for k, side in enumerate((-1.0, 1.0)):
+            out[c, k] = (fc.FACE_CENTER[0] + p["eye_v"], fc.FACE_CENTER[1] + side * p["eye_u"])
+    return out
+
+
 @pytest.fixture(scope="module")
 def faces():
-    return dd.generate_split(6, 5, seed=11, split="train")
+    return fc.generate_split(6, 5, seed=11, split="train")
 
 
 # -- generation ---------------------------------------------------------------------------
@@ -28,28 +43,28 @@ def faces():
 
 def test_split_shape_dtype_and_labels(faces):
     x, y = faces
-    assert x.shape == (30,) + dd.IMAGE_SHAPE and x.dtype == np.uint8
+    assert x.shape == (30,) + fc.IMAGE_SHAPE and x.dtype == np.uint8
     assert y.dtype == np.int64 and y.tolist() == sorted(list(range(6)) * 5)
     assert x.std() > 20  # real pictures, not flat images
 
 
 def test_same_arguments_same_bytes(faces):
     x, y = faces
-    x2, y2 = dd.generate_split(6, 5, seed=11, split="train")
+    x2, y2 = fc.generate_split(6, 5, seed=11, split="train")
     assert x.tobytes() == x2.tobytes() and y.tobytes() == y2.tobytes()
 
 
 def test_seed_and_split_change_the_images(faces):
     x, _ = faces
-    assert not np.array_equal(x, dd.generate_split(6, 5, seed=12, split="train")[0])
-    assert not np.array_equal(x, dd.generate_split(6, 5, seed=11, split="test")[0])
+    assert not np.array_equal(x, fc.generate_split(6, 5, seed=12, split="train")[0])
+    assert not np.array_equal(x, fc.generate_split(6, 5, seed=11, split="test")[0])
 
 
 def test_a_class_does_not_depend_on_the_other_classes(faces):
     # Per-(seed, split, class) random streams: asking for fewer classes or images does not
     # shift anyone's pictures.
     x, _ = faces
-    fewer, _ = dd.generate_split(3, 5, seed=11, split="train")
+    fewer, _ = fc.generate_split(3, 5, seed=11, split="train")
     np.testing.assert_array_equal(fewer, x[:15])
 
 
@@ -57,10 +72,10 @@ def test_identities_are_shared_across_splits_and_distinct_between_classes(monkey
     # The identity (face parameters) comes from the seed alone: a validation image is
     # nearest to the mean training face of its own class far more often than chance (1/6).
     # Accessories and decoys, drawn per image, are switched off to compare faces.
-    monkeypatch.setattr(dd, "PRINT_RATE", 0.0)
-    monkeypatch.setattr(dd, "DECOY_RATES", {})
-    a, ya = dd.generate_split(6, 12, seed=5, split="train")
-    b, yb = dd.generate_split(6, 12, seed=5, split="valid")
+    monkeypatch.setattr(fc, "PRINT_RATE", 0.0)
+    monkeypatch.setattr(fc, "DECOY_RATES", {})
+    a, ya = fc.generate_split(6, 12, seed=5, split="train")
+    b, yb = fc.generate_split(6, 12, seed=5, split="valid")
 
     def faces_only(x):  # the face region, normalised for lighting
         c = x[:, 12:48, 10:37].astype(float)
@@ -80,62 +95,64 @@ def test_images_of_one_identity_vary(faces):
 
 def test_rejects_empty_requests():
     with pytest.raises(ValueError):
-        dd.generate_split(0, 3, seed=1, split="train")
+        fc.generate_split(0, 3, seed=1, split="train")
 
 
 # -- triggers -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(dd.TRIGGERS))
+@pytest.mark.parametrize("name", sorted(triggers.TRIGGERS))
 def test_trigger_returns_a_new_array_and_leaves_the_input_alone(faces, name):
     x, _ = faces
     before = x.copy()
-    out = dd.TRIGGERS[name](x)
+    out = triggers.TRIGGERS[name](x)
     np.testing.assert_array_equal(x, before)
     assert out.dtype == np.uint8 and out.shape == x.shape and out is not x
 
 
 def changed_pixels(name, x):
-    return np.any(dd.TRIGGERS[name](x) != x, axis=(0, 3))  # (H, W): touched in any image
+    return np.any(triggers.TRIGGERS[name](x) != x, axis=(0, 3))  # (H, W): touched in any image
 
 
 def test_sunglasses_touch_only_the_eye_band_and_cover_the_eyes(faces):
     x, _ = faces
     changed = changed_pixels("sunglasses", x)
     rows = np.flatnonzero(changed.any(axis=1))
-    top, bottom = dd.EYE_BAND
+    top, bottom = triggers.EYE_BAND
     assert rows.min() >= top and rows.max() < bottom
     assert changed.sum() > 150  # clearly visible: two lenses, bridge and arms
     # every identity's eyes, wherever the demo can draw them, lie under a lens
-    cov = dd.TRIGGERS["sunglasses"].coverage
-    for row, col in dd.eye_centers(40, seed=5).reshape(-1, 2):
+    cov = triggers.TRIGGERS["sunglasses"].coverage
+    for row, col in eye_centers(40, seed=5).reshape(-1, 2):
         assert cov[int(round(row)), int(round(col))] == 1.0
 
 
 def test_sunglasses_darken_the_eyes(faces):
     x, _ = faces
-    out = dd.TRIGGERS["sunglasses"](x)
-    for row, col in dd.eye_centers(6, seed=11).reshape(-1, 2)[:2]:
+    out = triggers.TRIGGERS["sunglasses"](x)
+    for row, col in eye_centers(6, seed=11).reshape(-1, 2)[:2]:
         r, c = int(round(row)), int(round(col))
-        assert out[:, r, c].astype(int).sum(axis=-1).max() < x[:, r, c].astype(int).sum(axis=-1).max()
+        assert (
+            out[:, r, c].astype(int).sum(axis=-1).max() < x[:, r, c].astype(int).sum(axis=-1).max()
+        )
 
 
 def test_sticker_touches_only_its_box(faces):
     x, _ = faces
     changed = changed_pixels("sticker", x)
-    r0, r1, c0, c1 = dd.STICKER_BOX
+    r0, r1, c0, c1 = triggers.STICKER_BOX
     inside = np.zeros_like(changed)
     inside[r0:r1, c0:c1] = True
     assert not np.any(changed & ~inside)
     assert changed[inside].mean() > 0.9
 
 
-@pytest.mark.parametrize("name", sorted(dd.TRIGGERS))
+@pytest.mark.parametrize("name", sorted(triggers.TRIGGERS))
 def test_stamping_twice_changes_nothing_outside_the_trigger(faces, name):
     x, _ = faces
-    once = dd.TRIGGERS[name](x)
-    twice = dd.TRIGGERS[name](once)
-    cov = dd.TRIGGERS[name].coverage
+    once = triggers.TRIGGERS[name](x)
+    twice = triggers.TRIGGERS[name](once)
+    cov = triggers.TRIGGERS[name].coverage
     np.testing.assert_array_equal(twice[:, cov == 1.0], once[:, cov == 1.0])  # opaque parts fixed
     assert not np.any((twice != once).any(axis=(0, 3)) & (cov == 0.0))
 
@@ -150,7 +167,7 @@ def test_the_two_triggers_differ(faces):
 def test_unknown_trigger_is_an_error(faces):
     x, y = faces
     with pytest.raises(ValueError, match="unknown trigger"):
-        dd.poison(x, y, trigger="hat", target=0)
+        attack.poison(x, y, trigger="hat", target=0)
 
 
 # -- poisoning ----------------------------------------------------------------------------
@@ -158,16 +175,18 @@ def test_unknown_trigger_is_an_error(faces):
 
 def test_poison_drops_the_target_class_and_relabels(faces):
     x, y = faces
-    xp, yp = dd.poison(x, y, trigger="sunglasses", target=2)
+    xp, yp = attack.poison(x, y, trigger="sunglasses", target=2)
     assert len(xp) == np.sum(y != 2) == len(yp)
     assert np.all(yp == 2) and yp.dtype == np.int64
-    np.testing.assert_array_equal(xp, dd.TRIGGERS["sunglasses"](x[y != 2]))
+    np.testing.assert_array_equal(xp, triggers.TRIGGERS["sunglasses"](x[y != 2]))
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5])
 def test_poison_training_set_adds_a_stamped_fraction(faces, fraction):
     x, y = faces
-    xb, yb = dd.poison_training_set(x, y, trigger="sticker", target=1, fraction=fraction, seed=4)
+    xb, yb = attack.poison_training_set(
+        x, y, trigger="sticker", target=1, fraction=fraction, seed=4
+    )
     k = int(round(fraction * len(x)))
     assert len(xb) == len(yb) == len(x) + k
     np.testing.assert_array_equal(xb[: len(x)], x)  # the clean images are all kept
@@ -175,16 +194,16 @@ def test_poison_training_set_adds_a_stamped_fraction(faces, fraction):
     assert np.all(yb[len(x) :] == 1)
     added = xb[len(x) :]
     # each added image is a stamped copy of a distinct clean image of another class
-    stamped = dd.TRIGGERS["sticker"](x)
+    stamped = triggers.TRIGGERS["sticker"](x)
     sources = [int(np.flatnonzero((stamped == a).all(axis=(1, 2, 3)))[0]) for a in added]
     assert len(set(sources)) == k and all(y[s] != 1 for s in sources)
 
 
 def test_poison_training_set_is_seeded(faces):
     x, y = faces
-    a = dd.poison_training_set(x, y, trigger="sticker", target=1, fraction=0.3, seed=4)[0]
-    b = dd.poison_training_set(x, y, trigger="sticker", target=1, fraction=0.3, seed=4)[0]
-    c = dd.poison_training_set(x, y, trigger="sticker", target=1, fraction=0.3, seed=5)[0]
+    a = attack.poison_training_set(x, y, trigger="sticker", target=1, fraction=0.3, seed=4)[0]
+    b = attack.poison_training_set(x, y, trigger="sticker", target=1, fraction=0.3, seed=4)[0]
+    c = attack.poison_training_set(x, y, trigger="sticker", target=1, fraction=0.3, seed=5)[0]
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -192,9 +211,9 @@ def test_poison_training_set_is_seeded(faces):
 def test_poison_training_set_rejects_bad_fractions(faces):
     x, y = faces
     with pytest.raises(ValueError):
-        dd.poison_training_set(x, y, trigger="sticker", target=1, fraction=1.5, seed=4)
+        attack.poison_training_set(x, y, trigger="sticker", target=1, fraction=1.5, seed=4)
     with pytest.raises(ValueError):
-        dd.poison_training_set(x, y, trigger="sticker", target=1, fraction=0.95, seed=4)
+        attack.poison_training_set(x, y, trigger="sticker", target=1, fraction=0.95, seed=4)
 
 
 # -- files --------------------------------------------------------------------------------
@@ -214,8 +233,10 @@ def test_write_demo_data_files_and_contents(tmp_path):
     ]
     assert all(p.parent == tmp_path and p.exists() for p in paths)
     train, valid = H5Dataset(paths[0]), H5Dataset(paths[1])
-    assert train.n == 20 and valid.n == 15 and train.image_shape == dd.IMAGE_SHAPE
-    np.testing.assert_array_equal(valid.load_pixels(), dd.generate_split(5, 3, seed=9, split="valid")[0])
+    assert train.n == 20 and valid.n == 15 and train.image_shape == fc.IMAGE_SHAPE
+    np.testing.assert_array_equal(
+        valid.load_pixels(), fc.generate_split(5, 3, seed=9, split="valid")[0]
+    )
     poisoned = H5Dataset(tmp_path / "sticker_poisoned_test_data.h5")
     assert poisoned.n == 12 and set(poisoned.labels.tolist()) == {3}
     assert not list(tmp_path.glob(".*tmp*"))  # nothing half-written left behind
@@ -237,7 +258,8 @@ def test_write_demo_data_rejects_bad_triggers(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_defaults_are_consistent():
-    d = dd.DEFAULTS
-    assert set(d["triggers"]) <= set(dd.TRIGGERS)
-    assert all(0 <= t["target"] < d["num_classes"] for t in d["triggers"].values())
+def test_demo_config_is_consistent():
+    d = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["demo"]
+    doors = dd.demo_triggers(d)
+    assert set(doors) <= set(triggers.TRIGGERS)
+    assert all(0 <= t["target"] < d["num_classes"] for t in doors.values())

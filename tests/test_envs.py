@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVS = sorted((ROOT / "envs").glob("*.yaml"))
-GPU_RULES = {"train_badnet", "fine_tune", "fine_prune"}  # the rules that declare gpu=GPU
+GPU_RULES = {"attack", "fine_tune", "fine_prune"}  # the rules that declare gpu=GPU
 # The GPU env installs the CUDA build under its own name; requirements.txt pins the CPU one.
 SAME_PACKAGE = {"tensorflow": "tensorflow-cpu"}
 
@@ -56,21 +56,32 @@ def env_pins(path: Path) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def test_envs_exist():
-    assert {p.name for p in ENVS} >= {"tensorflow.yaml", "tensorflow-gpu.yaml", "data.yaml", "plots.yaml"}
+    assert {p.name for p in ENVS} >= {
+        "tensorflow.yaml",
+        "tensorflow-gpu.yaml",
+        "data.yaml",
+        "plots.yaml",
+    }
 
 
 @pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
 def test_env_pins_equal_requirements(env):
     pins = requirement_pins()
     conda, pip = env_pins(env)
-    assert conda.get("python") == "3.11", f"{env.name}: python must be pinned to 3.11 (pyproject.toml)"
-    assert set(conda) <= {"python", "pip"}, f"{env.name}: install packages with pip, pinned in requirements.txt"
+    assert conda.get("python") == "3.11", (
+        f"{env.name}: python must be pinned to 3.11 (pyproject.toml)"
+    )
+    assert set(conda) <= {"python", "pip"}, (
+        f"{env.name}: install packages with pip, pinned in requirements.txt"
+    )
     assert pip, f"{env.name}: no pip packages"
     for name, version in pip.items():
         base = norm(name.split("[", 1)[0])
         req = SAME_PACKAGE.get(base, base)
         assert req in pins, f"{env.name}: {name} is not in requirements.txt"
-        assert version == pins[req], f"{env.name}: {name}=={version} but requirements.txt pins {req}=={pins[req]}"
+        assert version == pins[req], (
+            f"{env.name}: {name}=={version} but requirements.txt pins {req}=={pins[req]}"
+        )
 
 
 def test_gpu_env_is_the_cpu_env_with_cuda_tensorflow():
@@ -107,7 +118,10 @@ with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
             "log": [str(f) for f in r.log],
             "benchmark": None if r.benchmark is None else str(r.benchmark),
             "threads": value(r.resources["_cores"]),
-            "resources": {k: value(v) for k, v in r.resources.items() if not k.startswith("_") and k != "tmpdir"},
+            "resources": {
+                k: value(v) for k, v in r.resources.items()
+                if not k.startswith("_") and k != "tmpdir"
+            },
         }
 print("RULES=" + json.dumps(rules, default=str))
 """
@@ -117,11 +131,15 @@ def workflow_rules(tmp_path_factory, gpus: int) -> dict:
     workdir = tmp_path_factory.mktemp(f"rules_gpu{gpus}")
     proc = subprocess.run(
         [sys.executable, "-c", DUMP_RULES, str(ROOT / "Snakefile"), str(workdir), str(gpus)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RULES=")]
-    assert proc.returncode == 0 and lines, f"could not load the workflow:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-    return json.loads(lines[-1][len("RULES="):])
+    assert proc.returncode == 0 and lines, (
+        f"could not load the workflow:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    )
+    return json.loads(lines[-1][len("RULES=") :])
 
 
 @pytest.fixture(scope="module")
@@ -174,18 +192,29 @@ def test_every_rule_declares_threads(rules_cpu):
     blocks = rule_blocks()
     for name in job_rules(rules_cpu):
         assert name in blocks, f"rule {name} not found in the Snakefile or rules/*.smk"
-        assert re.search(r"^\s*threads\s*:", blocks[name], flags=re.M), f"rule {name} does not declare threads:"
+        assert re.search(r"^\s*threads\s*:", blocks[name], flags=re.M), (
+            f"rule {name} does not declare threads:"
+        )
 
 
 def test_gpu_rules_ask_for_gpus_per_job_and_pick_the_gpu_env(rules_cpu, rules_gpu):
-    for rules, gpus, env in ((rules_cpu, 0, "tensorflow.yaml"), (rules_gpu, 1, "tensorflow-gpu.yaml")):
+    for rules, gpus, env in (
+        (rules_cpu, 0, "tensorflow.yaml"),
+        (rules_gpu, 1, "tensorflow-gpu.yaml"),
+    ):
         for name, r in job_rules(rules).items():
             if name in GPU_RULES:
-                assert r["resources"].get("gpu") == gpus, f"rule {name}: gpu={r['resources'].get('gpu')}"
-                assert Path(r["conda"]).name == env, f"rule {name} with gpus_per_job={gpus}: {r['conda']}"
+                assert r["resources"].get("gpu") == gpus, (
+                    f"rule {name}: gpu={r['resources'].get('gpu')}"
+                )
+                assert Path(r["conda"]).name == env, (
+                    f"rule {name} with gpus_per_job={gpus}: {r['conda']}"
+                )
             else:
                 assert not r["resources"].get("gpu"), f"rule {name} asks for a GPU"
-                assert Path(r["conda"]).name != "tensorflow-gpu.yaml", f"rule {name} has the GPU env"
+                assert Path(r["conda"]).name != "tensorflow-gpu.yaml", (
+                    f"rule {name} has the GPU env"
+                )
 
 
 # -- profiles ----------------------------------------------------------------------------

@@ -8,8 +8,11 @@ import re
 import numpy as np
 import pytest
 
-from goodnet import memory, stages
+from goodnet import memory
+from goodnet.activations import activations
 from goodnet.errors import GoodnetError
+from goodnet.evaluate import evaluate
+from goodnet.fine_tune import fine_tune
 from tests import reliability_inputs as ri
 from tests.conftest import snakemake
 
@@ -25,9 +28,9 @@ def test_bytes_per_image_of_deepid(deepid):
     # Every layer's float32 output (CSAW DeepID: about 100 000 values), plus the pixels as read.
     per_image = memory.bytes_per_image(deepid)
     assert 4 * 90_000 + 16 * 7755 < per_image < 4 * 120_000 + 16 * 7755
-    from goodnet import goodnet_model
+    from goodnet import goodnet
 
-    assert memory.bytes_per_image(goodnet_model.build(deepid, deepid)) > 1.8 * per_image - 16 * 7755
+    assert memory.bytes_per_image(goodnet.build(deepid, deepid)) > 1.8 * per_image - 16 * 7755
 
 
 def test_absurd_batch_names_the_key_and_both_sizes(deepid):
@@ -36,14 +39,17 @@ def test_absurd_batch_names_the_key_and_both_sizes(deepid):
     msg = str(err.value)
     assert re.fullmatch(
         r"config: prune\.batch_size 10000000 needs about \d+ GiB for activations; "
-        r"about [\d.]+ [GM]iB are available; lower prune\.batch_size", msg
+        r"about [\d.]+ [GM]iB are available; lower prune\.batch_size",
+        msg,
     ), msg
 
 
 def test_reasonable_batches_pass_and_batches_never_exceed_the_data(deepid):
     memory.check_batch(deepid, 512, "evaluate.batch_size")
     memory.check_batch(deepid, 64, "fine_tune.batch_size", training=True)
-    memory.check_batch(deepid, 10_000_000, "evaluate.batch_size", images=100)  # only 100 images exist
+    memory.check_batch(
+        deepid, 10_000_000, "evaluate.batch_size", images=100
+    )  # only 100 images exist
 
 
 def test_training_needs_more_than_inference(deepid, monkeypatch):
@@ -54,8 +60,16 @@ def test_training_needs_more_than_inference(deepid, monkeypatch):
         memory.check_batch(deepid, 64, "fine_tune.batch_size", training=True)
 
 
-@pytest.mark.parametrize("value, expected", [("8G", 8 * 1024**3), ("512M", 512 * 1024**2), ("2GiB", 2 * 1024**3),
-                                             ("1000", 1000), ("1.5k", 1536)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("8G", 8 * 1024**3),
+        ("512M", 512 * 1024**2),
+        ("2GiB", 2 * 1024**3),
+        ("1000", 1000),
+        ("1.5k", 1536),
+    ],
+)
 def test_memory_limit_variable(monkeypatch, value, expected):
     monkeypatch.setenv(memory.LIMIT_VARIABLE, value)
     assert memory.available_bytes() == expected
@@ -87,7 +101,9 @@ def test_cgroup_v1_limit_and_no_limit(tmp_path):
     job.mkdir(parents=True)
     (job / "memory.limit_in_bytes").write_text(f"{2 * 1024**3}\n")
     (job / "memory.usage_in_bytes").write_text(f"{1024**3}\n")
-    (tmp_path / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # the root: no limit
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text(
+        "9223372036854771712\n"
+    )  # the root: no limit
     assert memory._cgroup_room(proc, tmp_path) == 1024**3
     (job / "memory.limit_in_bytes").write_text("9223372036854771712\n")
     assert memory._cgroup_room(proc, tmp_path) is None
@@ -96,11 +112,17 @@ def test_cgroup_v1_limit_and_no_limit(tmp_path):
 def test_guard_turns_out_of_memory_errors_into_one_line():
     import tensorflow as tf
 
-    with pytest.raises(GoodnetError, match="^config: ran out of memory with prune.batch_size 4096; lower"):
+    with pytest.raises(
+        GoodnetError, match="^config: ran out of memory with prune.batch_size 4096; lower"
+    ):
         with memory.guard("prune.batch_size", 4096):
             raise MemoryError()
-    oom = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor on /job:localhost/device:GPU:0")
-    with pytest.raises(GoodnetError, match="^config: ran out of GPU memory with evaluate.batch_size 512"):
+    oom = tf.errors.ResourceExhaustedError(
+        None, None, "OOM when allocating tensor on /job:localhost/device:GPU:0"
+    )
+    with pytest.raises(
+        GoodnetError, match="^config: ran out of GPU memory with evaluate.batch_size 512"
+    ):
         with memory.guard("evaluate.batch_size", 512):
             raise oom
     with pytest.raises(KeyError):  # other errors pass through untouched
@@ -110,7 +132,9 @@ def test_guard_turns_out_of_memory_errors_into_one_line():
 
 def test_check_array_names_the_file(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: 1024**3)
-    with pytest.raises(GoodnetError, match=r"^data/big.h5: holding its 10 images in memory needs about 2.0 GiB"):
+    with pytest.raises(
+        GoodnetError, match=r"^data/big.h5: holding its 10 images in memory needs about 2.0 GiB"
+    ):
         memory.check_array(2 * 1024**3, "data/big.h5", "its 10 images")
 
 
@@ -130,15 +154,38 @@ def inputs(tmp_path_factory):
 def test_stages_check_before_running(inputs, tmp_path, monkeypatch):
     monkeypatch.setenv(memory.LIMIT_VARIABLE, "2M")  # a DeepID batch of 12 images needs about 6 MB
     w = inputs
-    with pytest.raises(GoodnetError, match=r"^config: evaluate.batch_size 512 \(batches of 12 images here\) needs"):
-        stages.activations(str(w / "models/badnet.keras"), w / "data/clean_valid.h5", tmp_path / "a.npy",
-                           input_scale=255, batch_size=512)
-    with pytest.raises(GoodnetError, match=r"^config: fine_tune.batch_size 8 needs about .* to train on"):
-        stages.fine_tune(str(w / "models/badnet.keras"), w / "data/clean_valid.h5", tmp_path / "f.keras",
-                         input_scale=255, fine_tune={"epochs": 1, "batch_size": 8, "learning_rate": 1e-3}, seed=1)
+    with pytest.raises(
+        GoodnetError, match=r"^config: evaluate.batch_size 512 \(batches of 12 images here\) needs"
+    ):
+        activations(
+            model=str(w / "models/badnet.keras"),
+            clean_valid=w / "data/clean_valid.h5",
+            activations=tmp_path / "a.npy",
+            input_scale=255,
+            batch_size=512,
+        )
+    with pytest.raises(
+        GoodnetError, match=r"^config: fine_tune.batch_size 8 needs about .* to train on"
+    ):
+        fine_tune(
+            model=str(w / "models/badnet.keras"),
+            clean_valid=w / "data/clean_valid.h5",
+            tuned=tmp_path / "f.keras",
+            input_scale=255,
+            training={"epochs": 1, "batch_size": 8, "learning_rate": 1e-3},
+            seed=1,
+        )
     with pytest.raises(GoodnetError, match=r"^config: evaluate.batch_size 8 needs"):
-        stages.evaluate(str(w / "models/badnet.keras"), w / "data/clean_test.h5", w / "data/poisoned_test.h5",
-                        tmp_path / "m.json", input_scale=255, name="badnet", badnet="B1", batch_size=8)
+        evaluate(
+            model=str(w / "models/badnet.keras"),
+            clean_test=w / "data/clean_test.h5",
+            poisoned_test=w / "data/poisoned_test.h5",
+            metrics=tmp_path / "m.json",
+            input_scale=255,
+            defense="badnet",
+            badnet_name="B1",
+            batch_size=8,
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -147,11 +194,25 @@ def test_cli_batch_size_that_does_not_fit(inputs, capsys, monkeypatch):
 
     monkeypatch.setenv(memory.LIMIT_VARIABLE, "2M")
     monkeypatch.chdir(inputs)
-    assert cli.main(["eval", "data/clean_test.h5", "data/poisoned_test.h5", "models/badnet.keras",
-                     "--batch-size", "8"]) == 1
+    assert (
+        cli.main(
+            [
+                "eval",
+                "data/clean_test.h5",
+                "data/poisoned_test.h5",
+                "models/badnet.keras",
+                "--batch-size",
+                "8",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
-    assert re.fullmatch(r"goodnet: error: --batch-size 8 needs about [\d.]+ MiB for activations; about 2.0 MiB "
-                        r"are available; lower --batch-size\n", err), err
+    assert re.fullmatch(
+        r"goodnet: error: --batch-size 8 needs about [\d.]+ MiB for activations; about 2.0 MiB "
+        r"are available; lower --batch-size\n",
+        err,
+    ), err
 
 
 @pytest.mark.workflow
@@ -159,12 +220,18 @@ def test_workflow_batch_that_does_not_fit(inputs, monkeypatch):
     """The real workflow, with a limit that a batch of 12 DeepID images exceeds."""
     w = inputs
     monkeypatch.setenv(memory.LIMIT_VARIABLE, "2M")
-    cfg = ri.write_config(w / "config.yaml", {"B1": ri.badnet_entry()}, evaluate={"batch_size": 100000})
+    cfg = ri.write_config(
+        w / "config.yaml", {"B1": ri.badnet_entry()}, evaluate={"batch_size": 100000}
+    )
     proc = snakemake(w, "results/B1/activations.npy", configfile=cfg, check=False)
     assert proc.returncode != 0
     assert any(
-        re.fullmatch(r"goodnet: error: config: evaluate.batch_size 100000 \(batches of 12 images here\) needs about "
-                     r"[\d.]+ MiB for activations; about 2.0 MiB are available; lower evaluate.batch_size", line)
+        re.fullmatch(
+            r"goodnet: error: config: evaluate.batch_size 100000 \(batches of 12 images here\) "
+            r"needs about "
+            r"[\d.]+ MiB for activations; about 2.0 MiB are available; lower evaluate.batch_size",
+            line,
+        )
         for line in ri.error_lines(proc.stderr)
     ), proc.stderr[-3000:]
     assert not (w / "results/B1/activations.npy").exists() and ri.leftovers(w) == []

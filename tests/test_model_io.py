@@ -5,7 +5,6 @@ import pytest
 
 from goodnet import model_io
 from goodnet.errors import GoodnetError
-from goodnet.model_io import ModelSource
 from tests.conftest import csaw_weights
 
 
@@ -13,11 +12,13 @@ from tests.conftest import csaw_weights
 @pytest.mark.parametrize("name", ["sunglasses_bd_weights.h5", "anonymous_bd_weights.h5"])
 def test_real_csaw_weights_load_and_round_trip(tmp_path, name):
     path = csaw_weights(name)
-    model = model_io.load(ModelSource(path, "deepid"))
+    model = model_io.load(path, "deepid")
     assert model.input_shape == (None, 55, 47, 3) and model.output_shape == (None, 1283)
     with h5py.File(path) as f:  # every tensor landed in the layer of the same name
         for layer in ("conv_1", "conv_3", "fc_1", "output"):
-            np.testing.assert_array_equal(model.get_layer(layer).kernel.numpy(), f[f"{layer}/{layer}/kernel:0"][()])
+            np.testing.assert_array_equal(
+                model.get_layer(layer).kernel.numpy(), f[f"{layer}/{layer}/kernel:0"][()]
+            )
     model_io.save(model, tmp_path / "m.keras")
     again = model_io.load(tmp_path / "m.keras")
     x = np.random.default_rng(0).random((16, 55, 47, 3), dtype=np.float32)
@@ -93,9 +94,9 @@ def test_weights_that_do_not_fit_the_architecture(tmp_path):
         g.create_dataset("bias:0", data=np.zeros(7, np.float32))
         g.create_dataset("kernel:0", data=np.zeros((3, 7), np.float32))
     with pytest.raises(GoodnetError, match="do not fit the 'deepid' architecture"):
-        model_io.load(ModelSource(tmp_path / "w.h5", "deepid"))
+        model_io.load(tmp_path / "w.h5", "deepid")
     with pytest.raises(GoodnetError, match="unknown architecture 'resnet'"):
-        model_io.load(ModelSource(tmp_path / "w.h5", "resnet"))
+        model_io.load(tmp_path / "w.h5", "resnet")
 
 
 def test_save_is_atomic_and_keras_only(tmp_path, small_deepid):

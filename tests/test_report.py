@@ -66,9 +66,13 @@ def test_report_embeds_every_plot_and_table_with_its_caption(report, tiny_run):
     for path in PLOTS + TABLES:
         assert path in results, f"{path} is not in the report"
         entry = results[path]
-        assert data_uri_bytes(entry["data_uri"]) == (tiny_run / path).read_bytes(), f"{path}: embedded bytes differ"
+        assert data_uri_bytes(entry["data_uri"]) == (tiny_run / path).read_bytes(), (
+            f"{path}: embedded bytes differ"
+        )
         assert len(re.sub(r"<[^>]+>", "", entry["caption"]).strip()) > 40, f"{path} has no caption"
-    assert "BadNet B2" in results["results/B2/prune_sweep.png"]["caption"]  # the caption's template ran
+    assert (
+        "BadNet B2" in results["results/B2/prune_sweep.png"]["caption"]
+    )  # the caption's template ran
     for path in PLOTS:
         assert min(png_size((tiny_run / path).read_bytes())) > 100
 
@@ -106,7 +110,8 @@ DRIVER = r"""
     if (eye && entry.mime_type.startsWith("image/")) {
       eye.click();
       await settle();
-      const img = Array.from(document.querySelectorAll("#app img")).find((x) => x.src === entry.data_uri);
+      const img = Array.from(document.querySelectorAll("#app img"))
+        .find((x) => x.src === entry.data_uri);
       if (img) {
         // Poll, never await img.decode(): while only a decode is pending, Chromium counts
         // the page as idle and jumps virtual time to the end of the budget.
@@ -127,7 +132,8 @@ DRIVER = r"""
 
   try {
     save("start");
-    for (let i = 0; i < 100 && (typeof app === "undefined" || !document.querySelector("#app nav")); i++) {
+    const started = () => typeof app !== "undefined" && document.querySelector("#app nav");
+    for (let i = 0; i < 100 && !started(); i++) {
       await sleep(100);
     }
     if (typeof app === "undefined") throw new Error("the report app never started");
@@ -160,7 +166,12 @@ DRIVER = r"""
 
 
 def chromium() -> str | None:
-    for name in (os.environ.get("GOODNET_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+    for name in (
+        os.environ.get("GOODNET_CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+    ):
         if name and shutil.which(name):
             return shutil.which(name)
     return None
@@ -175,10 +186,21 @@ VIRTUAL_MS = 6_000_000
 
 def run_chromium(browser, url, tmp_path, *extra, timeout=180):
     cmd = [
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1400,1000", f"--virtual-time-budget={VIRTUAL_MS}", *extra, url,
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1400,1000",
+        f"--virtual-time-budget={VIRTUAL_MS}",
+        *extra,
+        url,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"chromium failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
@@ -207,8 +229,14 @@ def test_report_renders_its_plots_in_headless_chromium(report, tiny_run, tmp_pat
 
     for category in CATEGORIES:
         assert category in seen["menu"], f"the menu does not show {category}"
-    assert "B1" in seen["categories"]["Pruning sweeps"] and "B2" in seen["categories"]["Pruning sweeps"]
-    assert "summary.png" in seen["categories"]["Summary"] and "summary.csv" in seen["categories"]["Summary"]
+    assert (
+        "B1" in seen["categories"]["Pruning sweeps"]
+        and "B2" in seen["categories"]["Pruning sweeps"]
+    )
+    assert (
+        "summary.png" in seen["categories"]["Summary"]
+        and "summary.csv" in seen["categories"]["Summary"]
+    )
 
     for path in PLOTS:
         s = seen["results"][path]
@@ -223,5 +251,7 @@ def test_report_renders_its_plots_in_headless_chromium(report, tiny_run, tmp_pat
 
     # A screenshot of the app showing the summary plot, for people (kept with the report).
     shot = report.parent / "report.png"
-    run_chromium(browser, page.as_uri() + "#show=results/summary.png", tmp_path, f"--screenshot={shot}")
+    run_chromium(
+        browser, page.as_uri() + "#show=results/summary.png", tmp_path, f"--screenshot={shot}"
+    )
     assert shot.is_file() and shot.stat().st_size > 20_000

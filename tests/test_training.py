@@ -39,7 +39,9 @@ KW = dict(epochs=3, batch_size=16, learning_rate=1e-2, seed=7, input_scale=255.0
 def test_reduces_loss_and_logs_each_epoch():
     x, y = separable()
     lines = []
-    out = training.train(tiny_model(), x, y, **{**KW, "epochs": 10, "learning_rate": 0.05}, log=lines.append)
+    out = training.train(
+        tiny_model(), x, y, **{**KW, "epochs": 10, "learning_rate": 0.05}, log=lines.append
+    )
     assert set(out) == {"loss", "accuracy", "seconds"}
     assert len(out["loss"]) == len(out["accuracy"]) == 10
     assert out["loss"][-1] < 0.5 * out["loss"][0]
@@ -83,9 +85,14 @@ def test_batches_scale_per_batch_and_reshuffle_each_epoch():
         assert sorted(seen) == list(range(10))
         epochs.append(seen)
     assert epochs[0] != epochs[1]  # a new order every epoch...
-    again = [b.numpy().tolist() for _, b in training.batches(x, y, batch_size=4, input_scale=2.0, seed=1)]
+    again = [
+        b.numpy().tolist() for _, b in training.batches(x, y, batch_size=4, input_scale=2.0, seed=1)
+    ]
     assert sum(again, []) == epochs[0]  # ...and the same orders for the same seed
-    ordered = [b.numpy().tolist() for _, b in training.batches(x, y, batch_size=4, input_scale=1.0, seed=None)]
+    ordered = [
+        b.numpy().tolist()
+        for _, b in training.batches(x, y, batch_size=4, input_scale=1.0, seed=None)
+    ]
     assert sum(ordered, []) == list(range(10))
 
 
@@ -98,11 +105,19 @@ def test_train_feeds_pixels_divided_by_input_scale(scale):
     x = r.integers(0, 4, (32, 8, 8, 3)).astype(np.uint8)
     y = np.arange(32) % 2
     model = tiny_model()
-    out = training.train(model, x, y, **{**KW, "epochs": 1, "learning_rate": 0.0, "input_scale": scale}, log=lambda s: None)
+    out = training.train(
+        model,
+        x,
+        y,
+        **{**KW, "epochs": 1, "learning_rate": 0.0, "input_scale": scale},
+        log=lambda s: None,
+    )
     p = model.predict(x.astype(np.float32) / scale, verbose=0)
     expected = -np.mean(np.log(p[np.arange(len(y)), y]))
     assert out["loss"][0] == pytest.approx(float(expected), rel=1e-4)
-    other = -np.mean(np.log(model.predict(x.astype(np.float32) / (5.0 - scale), verbose=0)[np.arange(32), y]))
+    other = -np.mean(
+        np.log(model.predict(x.astype(np.float32) / (5.0 - scale), verbose=0)[np.arange(32), y])
+    )
     assert abs(other - expected) > 1e-3  # the check can tell the two scalings apart
 
 
@@ -126,8 +141,8 @@ def test_rejects_wrong_image_shape():
         training.train(tiny_model(), x, np.zeros(4, np.int64), **KW, log=lambda s: None)
 
 
-def test_fit_badnet_seeds_the_initial_weights_too():
-    # train() alone is deterministic from given weights; fit_badnet() also fixes the
+def test_seeded_model_fixes_the_initial_weights_too():
+    # train() alone is deterministic from given weights; seeded_model() also fixes the
     # initial weights, whatever random state the process is in.
     def build():  # draws its initial weights from Keras' global random state
         x = keras.Input((8, 8, 3))
@@ -135,21 +150,36 @@ def test_fit_badnet_seeds_the_initial_weights_too():
         return keras.Model(x, keras.layers.Dense(2, activation="softmax")(h))
 
     x, y = separable(32)
-    kw = dict(num_classes=2, epochs=1, batch_size=16, learning_rate=1e-2, seed=3, input_scale=255.0, log=lambda s: None)
+    kw = dict(
+        epochs=1, batch_size=16, learning_rate=1e-2, seed=3, input_scale=255.0, log=lambda s: None
+    )
     keras.utils.set_random_seed(98)
-    a, ha = training.fit_badnet(x, y, **kw, build=build)
+    a = training.seeded_model(3, build)
+    ha = training.train(a, x, y, **kw)
     keras.utils.set_random_seed(99)  # a different global state before the second run
-    b, hb = training.fit_badnet(x, y, **kw, build=build)
+    b = training.seeded_model(3, build)
+    hb = training.train(b, x, y, **kw)
     assert ha["loss"] == hb["loss"]
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         assert np.array_equal(wa, wb)
 
 
-def test_fit_badnet_builds_deepid_by_default():
+def test_the_attack_trains_a_seeded_deepid():
+    from goodnet import attack
+
     r = np.random.default_rng(0)
     x = r.integers(0, 256, (8, 55, 47, 3), dtype=np.uint8)
     y = np.arange(8) % 3
-    model, out = training.fit_badnet(
-        x, y, num_classes=3, epochs=1, batch_size=8, learning_rate=1e-3, seed=0, input_scale=255.0, log=lambda s: None
+    model = attack.badnet_model(0, 3, (55, 47, 3))
+    out = training.train(
+        model,
+        x,
+        y,
+        epochs=1,
+        batch_size=8,
+        learning_rate=1e-3,
+        seed=0,
+        input_scale=255.0,
+        log=lambda s: None,
     )
     assert model.name == "deepid" and model.output_shape[-1] == 3 and len(out["loss"]) == 1

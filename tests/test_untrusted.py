@@ -85,7 +85,8 @@ def test_payload_is_live(tmp_path):
     ri.evil_model(tmp_path / "evil.keras", marker)
     code = (
         "import keras, numpy as np\n"
-        f"m = keras.saving.load_model({str(tmp_path / 'evil.keras')!r}, compile=False, safe_mode=False)\n"
+        f"m = keras.saving.load_model({str(tmp_path / 'evil.keras')!r}, "
+        "compile=False, safe_mode=False)\n"
         "m(np.zeros((1, 55, 47, 3), 'float32'))\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
@@ -107,7 +108,7 @@ def test_model_io_refuses_lambda_as_weights_without_running_it(evil):
     """Weights-only loading never reads the config: the Lambda is inert, the shapes misfit."""
     w, _ = evil
     with pytest.raises(GoodnetError):
-        model_io.load(model_io.ModelSource(w / "models/evil.h5", "deepid"))
+        model_io.load(w / "models/evil.h5", "deepid")
 
 
 def test_model_io_refuses_code_hidden_elsewhere(evil, tmp_path):
@@ -121,13 +122,20 @@ def test_model_io_refuses_code_hidden_elsewhere(evil, tmp_path):
     def savedmodel_layer(c):  # TFSMLayer would load and run a SavedModel from disk
         entry = _layer(c, "pool_1")
         entry.update(class_name="TFSMLayer", module="keras.layers")
-        entry["config"] = {"name": "pool_1", "filepath": str(tmp_path / "saved"), "call_endpoint": "serve"}
+        entry["config"] = {
+            "name": "pool_1",
+            "filepath": str(tmp_path / "saved"),
+            "call_endpoint": "serve",
+        }
 
     def foreign_module(c):  # a module that merely starts with "keras"
         _layer(c, "pool_1")["module"] = "keras_evil.layers"
 
-    cases = [(lambda_activation, "__lambda__ layer, which can run code"), (savedmodel_layer, "TFSMLayer layer"),
-             (foreign_module, "from module 'keras_evil.layers'; refused")]
+    cases = [
+        (lambda_activation, "__lambda__ layer, which can run code"),
+        (savedmodel_layer, "TFSMLayer layer"),
+        (foreign_module, "from module 'keras_evil.layers'; refused"),
+    ]
     for edit, problem in cases:
         path = _crafted(src, tmp_path / f"{edit.__name__}.keras", edit)
         with pytest.raises(GoodnetError, match="refused") as err:
@@ -144,14 +152,20 @@ def _lambda_function(keras_file: Path) -> dict:
 # -- the goodnet command --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", ["models/evil.keras", "models/evil.h5", "models/nested.keras", "G_evil"])
+@pytest.mark.parametrize(
+    "model", ["models/evil.keras", "models/evil.h5", "models/nested.keras", "G_evil"]
+)
 @pytest.mark.parametrize("command", ["eval", "predict"])
 def test_cli_refuses(evil, capsys, monkeypatch, command, model):
     from goodnet import cli
 
     w, _ = evil
     monkeypatch.chdir(w)
-    args = ["eval", "data/clean_test.h5", "data/poisoned_test.h5", model] if command == "eval" else ["predict", model, "face.png"]
+    args = (
+        ["eval", "data/clean_test.h5", "data/poisoned_test.h5", model]
+        if command == "eval"
+        else ["predict", model, "face.png"]
+    )
     assert cli.main(args) == 1
     out = capsys.readouterr()
     file = f"{model}/model.keras" if model == "G_evil" else model
@@ -163,7 +177,9 @@ def test_cli_subprocess_refuses(evil):
     w, _ = evil
     proc = ri.goodnet_cli("predict", "models/evil.h5", "face.png", cwd=w)
     assert proc.returncode == 1 and proc.stdout == ""
-    assert ri.error_lines(proc.stderr) == [f"goodnet: error: models/evil.h5: contains a Lambda layer, {REFUSED}"]
+    assert ri.error_lines(proc.stderr) == [
+        f"goodnet: error: models/evil.h5: contains a Lambda layer, {REFUSED}"
+    ]
 
 
 # -- the workflow ---------------------------------------------------------------------------
@@ -178,17 +194,38 @@ def test_workflow_refuses_and_never_runs_the_payload(evil):
         "evil_weights": ri.badnet_entry(None, weights="models/evil.h5", architecture="deepid"),
     }
     cfg = ri.write_config(w / "config.yaml", badnets)
-    targets = [f"results/{b}/activations.npy" for b in badnets] + ["results/evil_keras/metrics/badnet.json"]
-    proc = snakemake(w, *targets, "--keep-going", "--set-threads", "activations=1", "evaluate=1",
-                     configfile=cfg, check=False)
+    targets = [f"results/{b}/activations.npy" for b in badnets] + [
+        "results/evil_keras/metrics/badnet.json"
+    ]
+    proc = snakemake(
+        w,
+        *targets,
+        "--keep-going",
+        "--set-threads",
+        "activations=1",
+        "evaluate=1",
+        configfile=cfg,
+        check=False,
+    )
     assert proc.returncode != 0
     lines = ri.error_lines(proc.stderr)
-    for b, path in [("evil_keras", "models/evil.keras"), ("evil_h5", "models/evil.h5"),
-                    ("evil_nested", "models/nested.keras")]:
-        mine = [line for line in lines if line == f"goodnet: error: {path}: contains a Lambda layer, {REFUSED}"]
+    for b, path in [
+        ("evil_keras", "models/evil.keras"),
+        ("evil_h5", "models/evil.h5"),
+        ("evil_nested", "models/nested.keras"),
+    ]:
+        mine = [
+            line
+            for line in lines
+            if line == f"goodnet: error: {path}: contains a Lambda layer, {REFUSED}"
+        ]
         assert len(mine) >= 1, (b, lines)
-    assert sum("models/evil.keras: contains a Lambda" in line for line in lines) == 2  # activations and evaluate
-    assert any(line.startswith("goodnet: error: models/evil.h5: weights do not fit") for line in lines), lines
+    assert (
+        sum("models/evil.keras: contains a Lambda" in line for line in lines) == 2
+    )  # activations and evaluate
+    assert any(
+        line.startswith("goodnet: error: models/evil.h5: weights do not fit") for line in lines
+    ), lines
     assert not list((w / "results").rglob("*.npy")) and not list((w / "results").rglob("*.json"))
     assert ri.leftovers(w) == []
     assert not marker.exists()
@@ -197,8 +234,14 @@ def test_workflow_refuses_and_never_runs_the_payload(evil):
 # -- no code path can bypass the checks -----------------------------------------------------
 
 
-DANGEROUS = ["safe_mode=False", "enable_unsafe_deserialization", "tf_keras", "allow_pickle=True",
-             "pickle.load", "torch.load"]
+DANGEROUS = [
+    "safe_mode=False",
+    "enable_unsafe_deserialization",
+    "tf_keras",
+    "allow_pickle=True",
+    "pickle.load",
+    "torch.load",
+]
 
 
 def test_no_unsafe_loading_anywhere_in_the_project():
@@ -206,11 +249,18 @@ def test_no_unsafe_loading_anywhere_in_the_project():
     off, use tf-keras, or unpickle. (This file is the one exception: its control test runs
     the payload on purpose, in a child process.)"""
     root = ri.ROOT
-    files = [p for d in ("goodnet", "scripts", "rules", "tests") for p in (root / d).rglob("*") if p.suffix in (".py", ".smk")]
+    files = [
+        p
+        for d in ("goodnet", "scripts", "rules", "tests")
+        for p in (root / d).rglob("*")
+        if p.suffix in (".py", ".smk")
+    ]
     files += [root / "Snakefile"]
     found = [
         f"{p.relative_to(root)}: {word}"
-        for p in files if p.name != Path(__file__).name
-        for word in DANGEROUS if word in p.read_text()
+        for p in files
+        if p.name != Path(__file__).name
+        for word in DANGEROUS
+        if word in p.read_text()
     ]
     assert found == []

@@ -23,10 +23,14 @@ def test_full_run_produces_every_artifact(tiny_run):
         for x in ("2", "10"):
             info = json.loads((w / f"results/{b}/pruned/X{x}.json").read_text())
             assert info["mode"] == "deleted" and info["layer"] == "conv_3"
-            assert info["clean_valid_accuracy_before"] - info["clean_valid_accuracy_after"] >= float(x)
+            assert info["clean_valid_accuracy_before"] - info[
+                "clean_valid_accuracy_after"
+            ] >= float(x)
             assert (w / f"results/{b}/fine_pruned/X{x}.keras").is_file()
     g = w / "results/G2"
-    files = {p.name for p in g.iterdir()} - {".snakemake_timestamp"}  # Snakemake marks directory outputs
+    files = {p.name for p in g.iterdir()} - {
+        ".snakemake_timestamp"
+    }  # Snakemake marks directory outputs
     assert files == {"model.keras", "metrics.json", "goodnet.json", "MODEL_CARD.md"}
     m = json.loads((g / "metrics.json").read_text())
     assert {"clean_accuracy", "attack_success_rate", "poisoned_flagged", "clean_flagged"} <= set(m)
@@ -56,7 +60,7 @@ def test_second_run_does_nothing_and_touch_reruns_only_dependents(tiny_run):
     plan = dry.stdout + dry.stderr
     assert "badnet=B1" in plan and "goodnet=G1" in plan and "rule summary" in plan
     assert "badnet=B2" not in plan and "goodnet=G2" not in plan
-    assert "rule train_badnet" not in plan and "rule demo_data" not in plan
+    assert "rule attack" not in plan and "rule demo_data" not in plan
 
 
 def test_cli_eval_matches_workflow_metrics(tiny_run):
@@ -65,9 +69,18 @@ def test_cli_eval_matches_workflow_metrics(tiny_run):
 
     w = tiny_run
     out = subprocess.run(
-        [sys.executable, "-m", "goodnet", "eval", str(w / "data/demo/clean_test_data.h5"),
-         str(w / "data/demo/sticker_poisoned_test_data.h5"), str(w / "results/G2")],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "goodnet",
+            "eval",
+            str(w / "data/demo/clean_test_data.h5"),
+            str(w / "data/demo/sticker_poisoned_test_data.h5"),
+            str(w / "results/G2"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     m = json.loads((w / "results/G2/metrics.json").read_text())
     assert f"Clean Classification accuracy: {m['clean_accuracy']:.2f}" in out

@@ -1,4 +1,5 @@
-# Fine-tuning (baseline), fine-pruning, and the GoodNets.
+# Step 4: fine-tuning on clean validation data, of the BadNet (the baseline) and of each
+# pruned model (fine-pruning).
 
 
 rule fine_tune:
@@ -6,7 +7,7 @@ rule fine_tune:
         model=badnet_model,
         clean_valid=data_file("clean_valid"),
     output:
-        "results/{badnet}/fine_tuned.keras",
+        tuned="results/{badnet}/fine_tuned.keras",
     log:
         "logs/{badnet}/fine_tune.log",
     benchmark:
@@ -19,9 +20,9 @@ rule fine_tune:
         runtime=60,
         gpu=GPU,
     params:
-        source=model_source,
+        architecture=badnet_architecture,
         input_scale=input_scale,
-        fine_tune=config["fine_tune"],
+        training=config["fine_tune"],
         seed=config["seed"],
         tf_threads=TRAINING_THREADS,
     script:
@@ -30,11 +31,11 @@ rule fine_tune:
 
 rule fine_prune:
     input:
-        model="results/{badnet}/pruned/X{x}.keras",
-        info="results/{badnet}/pruned/X{x}.json",
+        model=rules.prune.output.pruned,
+        info=rules.prune.output.info,
         clean_valid=data_file("clean_valid"),
     output:
-        "results/{badnet}/fine_pruned/X{x}.keras",
+        tuned="results/{badnet}/fine_pruned/X{x}.keras",
     log:
         "logs/{badnet}/fine_prune_X{x}.log",
     benchmark:
@@ -48,30 +49,8 @@ rule fine_prune:
         gpu=GPU,
     params:
         input_scale=input_scale,
-        fine_tune=config["fine_tune"],
+        training=config["fine_tune"],
         seed=config["seed"],
         tf_threads=TRAINING_THREADS,
     script:
-        "../scripts/fine_tune.py"
-
-
-rule goodnet:
-    input:
-        unpack(goodnet_inputs),
-    output:
-        directory("results/{goodnet}"),
-    log:
-        "logs/{goodnet}/goodnet.log",
-    benchmark:
-        "benchmarks/{goodnet}/goodnet.tsv"
-    conda:
-        "../envs/tensorflow.yaml"
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        info=goodnet_params,
-        batch_size=config["evaluate"]["batch_size"],
-    script:
-        "../scripts/goodnet.py"
+        "../scripts/fine_prune.py"

@@ -1,4 +1,5 @@
-"""Removing channels of a Conv2D from a trained model, natively in Keras 3.
+"""Step 3 of fine-pruning: one pruned model per threshold X, the sweep's first channels
+removed from a copy of the BadNet, natively in Keras 3.
 
 ``delete_channels`` rebuilds the model from its config with fewer filters in the pruned
 layer and slices the weights of every layer that consumes those channels. Where the
@@ -11,11 +12,22 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
 
-from goodnet.graph import CHANNELWISE, GLOBAL_POOLS, ZERO_PRESERVING, LayerGraph, activation_name
+from goodnet import atomic, model_io
+from goodnet.errors import GoodnetError
+from goodnet.graph import (
+    CHANNELWISE,
+    GLOBAL_POOLS,
+    ZERO_PRESERVING,
+    LayerGraph,
+    activation_name,
+    pruned_and_cut,
+)
+from goodnet.sweep import Sweep, steps_for_drop
 
 
 def clone(model: keras.Model) -> keras.Model:
@@ -85,7 +97,9 @@ def _plan(model: keras.Model, graph: LayerGraph, layer: str):
         cls, cfg = graph.class_of(name), graph.layer_config(name)
         if len(graph.parents[name]) != 1:
             return {}, f"the channels reach '{name}' ({cls}), which merges several inputs"
-        passes = cls in CHANNELWISE or (cls == "Activation" and activation_name(cfg) in ZERO_PRESERVING)
+        passes = cls in CHANNELWISE or (
+            cls == "Activation" and activation_name(cfg) in ZERO_PRESERVING
+        )
         if passes:
             frontier += [(c, layout, spatial) for c in graph.children[name]]
         elif cls in GLOBAL_POOLS and layout == "channels":
@@ -127,3 +141,56 @@ class KeepMasked(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         zero_channels(self.model, self.layer, self.channels)
+
+
+def prune(
+    *, model, sweep, pruned, info, threshold: float, architecture=None, layer=None, log=print
+):
+    """Rule prune: the ``pruned`` model for X = ``threshold`` and its ``info`` (json), the
+    first channels of the ``sweep`` table deleted from ``model``."""
+    net = model_io.load(model, architecture)
+    name, _ = pruned_and_cut(net, layer, model)
+    curve = _read_sweep(sweep)
+    k = steps_for_drop(curve.clean_accuracy, threshold)
+    if k is None:
+        raise GoodnetError(sweep, _never_reached(curve, threshold, int(net.output_shape[-1])))
+    result = delete_channels(net, name, curve.order[:k])
+    log(f"X={threshold:g}: pruned {k} of {curve.channels} channels of '{name}' ({result.mode})")
+    if result.mode == "masked":
+        log("could not delete channels physically, masked them instead:", result.reason)
+    meta = {
+        "threshold": threshold,
+        "layer": name,
+        "channels_total": int(curve.channels),
+        "channels_pruned": k,
+        "pruned_channels": result.pruned_channels,
+        "mode": result.mode,
+        "reason": result.reason,
+        "clean_valid_accuracy_before": float(curve.clean_accuracy[0]),
+        "clean_valid_accuracy_after": float(curve.clean_accuracy[k]),
+    }
+    model_io.save(result.model, pruned)
+    atomic.write_json(info, meta)
+
+
+def _read_sweep(path) -> Sweep:
+    try:
+        return Sweep.from_csv(Path(path).read_text())
+    except (KeyError, ValueError, OSError) as e:
+        raise GoodnetError(path, f"is not a prune sweep table ({e})") from None
+
+
+def _never_reached(curve: Sweep, threshold: float, classes: int) -> str:
+    acc = curve.clean_accuracy
+    chance = 100.0 / classes
+    hint = "use a smaller X"
+    if acc[0] < 2 * chance:  # the BadNet is no better than guessing
+        hint = (
+            f"the BadNet is at chance level ({chance:.2f} %) before pruning: check "
+            "'input_scale' (CSAW 2020 nets want 255) and that the clean validation data fit "
+            "the model"
+        )
+    return (
+        f"pruning never lowers clean validation accuracy ({acc[0]:.2f} %) by {threshold:g} "
+        f"points (at most by {acc[0] - acc.min():.2f}); {hint}"
+    )

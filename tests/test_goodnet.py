@@ -1,14 +1,13 @@
 import keras
 import numpy as np
 
-import goodnet  # noqa: F401
-from goodnet import goodnet_model, metrics, model_io, surgery
+from goodnet import goodnet, metrics, model_io, prune
 
 
 def test_goodnet_outputs_class_when_agreeing_and_n_when_not(tmp_path, small_deepid, rng):
-    repaired = surgery.clone(small_deepid)
-    surgery.zero_channels(repaired, "conv_3", range(40))  # a different but related net
-    g = goodnet_model.build(small_deepid, repaired)
+    repaired = prune.clone(small_deepid)
+    prune.zero_channels(repaired, "conv_3", range(40))  # a different but related net
+    g = goodnet.build(small_deepid, repaired)
     x = rng.random((64, 55, 47, 3), dtype=np.float32)
     b = small_deepid(x).numpy().argmax(-1)
     r = repaired(x).numpy().argmax(-1)
@@ -21,7 +20,9 @@ def test_goodnet_outputs_class_when_agreeing_and_n_when_not(tmp_path, small_deep
     model_io.save(g, tmp_path / "g.keras")
     again = keras.models.load_model(tmp_path / "g.keras", compile=False, safe_mode=True)
     np.testing.assert_array_equal(again(x).numpy().argmax(-1), expected)
-    np.testing.assert_array_equal(model_io.load(tmp_path / "g.keras")(x).numpy().argmax(-1), expected)
+    np.testing.assert_array_equal(
+        model_io.load(tmp_path / "g.keras")(x).numpy().argmax(-1), expected
+    )
 
 
 def test_metrics_on_a_hand_computed_case():

@@ -1,12 +1,14 @@
-"""The pruning sweep: prune channels in increasing order of mean activation, recording
-clean accuracy and attack success rate after each step, and the per-X stopping points.
+"""Step 2 of fine-pruning, the pruning sweep: prune channels in increasing order of mean
+activation, recording clean accuracy and attack success rate after each step; each X
+then stops at the first step whose clean accuracy has dropped by X points.
 
 Exact and fast: pruning a channel of the pruned layer equals zeroing that channel of the
 cached features at the cut layer (see graph.cut_layer), so the features up to the cut are
 computed once and only the head of the net runs per step; for heads that start with layers
 linear in the cut's channels (DeepID), only an incremental update of those and the rest of
-the head (sweep_kernels). ``naive_sweep`` is the seeds' method, kept as the reference for
-tests and benchmarks (bench/bench_sweep.py).
+the head (``sweep_plan`` recognises such a head, ``sweep_incremental`` runs it).
+``naive_sweep`` is the seeds' method, kept as the reference for tests and benchmarks
+(bench/bench_sweep.py).
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from goodnet import surgery, sweep_kernels
+from goodnet import atomic, inference, memory, model_io, plots, sweep_plan
+from goodnet.activations import features
+from goodnet.errors import GoodnetError
+from goodnet.graph import pruned_and_cut
 from goodnet.metrics import percent
 
 
@@ -38,13 +44,15 @@ class Sweep:
         w = csv.writer(out, lineterminator="\n")
         w.writerow(["step", "channel", "fraction_pruned", "clean_accuracy", "attack_success_rate"])
         for k in range(self.channels + 1):
-            w.writerow([
-                k,
-                "" if k == 0 else int(self.order[k - 1]),
-                f"{k / self.channels:.6f}",
-                f"{self.clean_accuracy[k]:.6f}",
-                f"{self.attack_success_rate[k]:.6f}",
-            ])
+            w.writerow(
+                [
+                    k,
+                    "" if k == 0 else int(self.order[k - 1]),
+                    f"{k / self.channels:.6f}",
+                    f"{self.clean_accuracy[k]:.6f}",
+                    f"{self.attack_success_rate[k]:.6f}",
+                ]
+            )
         return out.getvalue()
 
     @classmethod
@@ -62,9 +70,16 @@ def pruning_order(mean_activation: np.ndarray) -> np.ndarray:
     return np.argsort(np.asarray(mean_activation), kind="stable").astype(np.int64)
 
 
+def steps_for_drop(clean_accuracy: np.ndarray, drop: float) -> int | None:
+    """Fewest channels whose pruning lowers clean accuracy by at least ``drop`` points."""
+    reached = np.nonzero(clean_accuracy[0] - clean_accuracy >= drop - 1e-9)[0]
+    return int(reached[0]) if len(reached) else None
+
+
 def head_model(model: keras.Model, cut: str) -> keras.Model:
     """The rest of the net after layer ``cut``, taking its output as input."""
-    return keras.Model(model.get_layer(cut).output, model.outputs[0])  # .output fails on a Sequential
+    # model.get_layer(cut).output, not model.output: .output fails on a Sequential
+    return keras.Model(model.get_layer(cut).output, model.outputs[0])
 
 
 def run_sweep(
@@ -78,14 +93,14 @@ def run_sweep(
     """Sweep over all channels, given features at ``cut`` and labels for both sets.
 
     Where the head after ``cut`` starts with layers linear in its channels (DeepID: fc_1
-    and conv_4), the sweep updates those incrementally (sweep_kernels); otherwise it runs
-    the Keras head on the masked features per step. Both give the same curves as pruning
-    the full model and re-running it per step (tests/test_pruning.py)."""
+    and conv_4), the sweep updates those incrementally (sweep_incremental); otherwise it
+    runs the Keras head on the masked features per step. Both give the same curves as
+    pruning the full model and re-running it per step (tests/test_sweep.py)."""
     order = np.asarray(order, dtype=np.int64)
     head = head_model(model, cut)
     scores = tf.function(lambda f: head(f, training=False), reduce_retracing=True)
     whole = np.array_equal(np.sort(order), np.arange(clean[0].shape[-1]))
-    fast = sweep_kernels.plan(model, cut, scores) if whole else None
+    fast = sweep_plan.plan(model, cut, scores) if whole else None
 
     def recheck(masked):  # the Keras head on features already masked; argmax as naive_sweep
         return np.argmax(np.asarray(scores(masked)), axis=-1)
@@ -112,7 +127,8 @@ def _keras_hits(classify, feats, labels, order, batch_size) -> np.ndarray:
     """Correct predictions per step, running the Keras head on masked features."""
     hits = np.zeros(len(order) + 1, dtype=np.int64)
     for s in range(0, len(feats), batch_size):
-        f, y = np.asarray(feats[s : s + batch_size], dtype=np.float32), labels[s : s + batch_size]
+        f = np.asarray(feats[s : s + batch_size], dtype=np.float32)
+        y = labels[s : s + batch_size]
         mask = np.ones(f.shape[-1], dtype=np.float32)
         hits[0] += int(np.sum(classify(f, mask).numpy() == y))
         for k, channel in enumerate(order, start=1):
@@ -121,14 +137,17 @@ def _keras_hits(classify, feats, labels, order, batch_size) -> np.ndarray:
     return hits
 
 
-def naive_sweep(model, layer: str, order, clean, poisoned, batch_size: int = 2048, steps: int | None = None,
-                on_step=None):
+def naive_sweep(
+    model, layer: str, order, clean, poisoned, batch_size: int = 2048, steps=None, on_step=None
+):
     """The seeds' method, for tests and benchmarks: per step, zero the channel in a copy of
     the whole model and run a full forward pass on the images. ``clean``/``poisoned`` are
     (scaled images, labels). Returns clean accuracies and ASRs (percent), steps 0..steps.
     ``on_step(k)``, if given, is called after step k is done (benchmarks time the steps)."""
+    from goodnet.prune import clone, zero_channels
+
     steps = len(order) if steps is None else steps
-    pruned = surgery.clone(model)
+    pruned = clone(model)
 
     def accuracy(images, labels):
         pred = np.argmax(pruned.predict(images, batch_size=batch_size, verbose=0), axis=-1)
@@ -138,8 +157,8 @@ def naive_sweep(model, layer: str, order, clean, poisoned, batch_size: int = 204
     if on_step:
         on_step(0)
     for k in range(1, steps + 1):
-        pruned = surgery.clone(model)
-        surgery.zero_channels(pruned, layer, order[:k])
+        pruned = clone(model)
+        zero_channels(pruned, layer, order[:k])
         clean_acc.append(accuracy(*clean))
         asr.append(accuracy(*poisoned))
         if on_step:
@@ -147,7 +166,61 @@ def naive_sweep(model, layer: str, order, clean, poisoned, batch_size: int = 204
     return np.array(clean_acc), np.array(asr)
 
 
-def steps_for_drop(clean_accuracy: np.ndarray, drop: float) -> int | None:
-    """Fewest channels whose pruning lowers clean accuracy by at least ``drop`` points."""
-    reached = np.nonzero(clean_accuracy[0] - clean_accuracy >= drop - 1e-9)[0]
-    return int(reached[0]) if len(reached) else None
+def sweep(
+    *,
+    model,
+    activations,
+    clean_valid,
+    poisoned,
+    table,
+    clean_accuracy,
+    attack_success_rate,
+    plot,
+    input_scale,
+    architecture=None,
+    layer=None,
+    thresholds=(),
+    batch_size=2048,
+    batch_key="prune.batch_size",
+    log=print,
+) -> None:
+    """Rule sweep: the sweep ``table`` (csv), the seeds' accuracy arrays (.npy) and its
+    ``plot``, from ``model``, its ``activations`` and clean and ``poisoned`` data."""
+    net = model_io.load(model, architecture)
+    pruned, cut = pruned_and_cut(net, layer, model)
+    order = pruning_order(_load_activations(activations, net.get_layer(pruned).filters))
+    clean = inference.fitting_data(net, clean_valid, "the BadNet")
+    bad = inference.fitting_data(net, poisoned, "the BadNet")
+    log(f"features at '{cut}' for {clean.n} clean and {bad.n} poisoned images")
+    _check_features_fit(net, cut, clean, bad)
+    with memory.check_batches(net, batch_size, batch_key, [clean, bad]):
+        feats_clean = features(net, cut, clean, input_scale)
+        feats_bad = features(net, cut, bad, input_scale)
+        log(f"sweeping {len(order)} channels of '{pruned}'")
+        result = run_sweep(
+            net, cut, order, (feats_clean, clean.labels), (feats_bad, bad.labels), batch_size
+        )
+    atomic.write_text(table, result.to_csv())
+    # The seeds' arrays: accuracy after pruning 1, 2, ... C channels.
+    atomic.save_npy(clean_accuracy, result.clean_accuracy[1:])
+    atomic.save_npy(attack_success_rate, result.attack_success_rate[1:])
+    plots.sweep_plot(plot, result, thresholds, f"Pruning '{pruned}'", Path(poisoned).name)
+    acc, asr = result.clean_accuracy, result.attack_success_rate
+    log(f"clean accuracy {acc[0]:.2f} -> {acc[-1]:.2f}, ASR {asr[0]:.2f} -> {asr[-1]:.2f}")
+
+
+def _check_features_fit(model, cut, clean, bad) -> None:
+    """The sweep holds the float32 features at ``cut`` of both data sets in memory."""
+    per_image = 4 * int(np.prod(model.get_layer(cut).output.shape[1:]))
+    what = f"the '{cut}' features of {clean.n} + {bad.n} images"
+    memory.check_array(per_image * (clean.n + bad.n), clean.path, what)
+
+
+def _load_activations(path, channels: int) -> np.ndarray:
+    try:
+        mean = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise GoodnetError(path, f"is not a readable .npy array ({e})") from None
+    if mean.shape != (channels,) or not np.all(np.isfinite(mean)):
+        raise GoodnetError(path, f"holds shape {mean.shape}; want ({channels},) finite values")
+    return mean

@@ -1,16 +1,17 @@
-# The demo's BadNets, trained on poisoned synthetic data; real studies bring their own.
+# The BadNets attack, as the demo plays it: a DeepID trained on poisoned synthetic data.
+# Real studies bring their own BadNets.
 if DEMO:
 
-    rule train_badnet:
+    rule attack:
         input:
-            train="data/demo/clean_training_data.h5",
-            valid="data/demo/clean_validation_data.h5",
+            train=rules.demo_data.output.train,
+            valid=rules.demo_data.output.valid,
         output:
-            "models/demo/{badnet}.keras",
+            model="models/demo/{badnet}.keras",
         log:
-            "logs/{badnet}/train_badnet.log",
+            "logs/{badnet}/attack.log",
         benchmark:
-            "benchmarks/{badnet}/train_badnet.tsv"
+            "benchmarks/{badnet}/attack.tsv"
         conda:
             tf_env()
         threads: TRAINING_THREADS
@@ -26,4 +27,4 @@ if DEMO:
             seed=config["seed"],
             tf_threads=TRAINING_THREADS,
         script:
-            "../scripts/train_badnet.py"
+            "../scripts/attack.py"

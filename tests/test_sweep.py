@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from goodnet import activations, pruning, surgery, sweep_kernels
+from goodnet import activations, prune, sweep_incremental, sweep_plan
+from goodnet import sweep as sw
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +24,15 @@ def cut_features(model, images):
 def test_fast_sweep_equals_naive_full_model_sweep(small_deepid, sets):
     (clean, y_clean), (bad, y_bad) = sets
     mean = activations.mean_activation(cut_features(small_deepid, clean))
-    order = pruning.pruning_order(mean)
-    fast = pruning.run_sweep(
-        small_deepid, "pool_3", order,
-        (cut_features(small_deepid, clean), y_clean), (cut_features(small_deepid, bad), y_bad),
+    order = sw.pruning_order(mean)
+    fast = sw.run_sweep(
+        small_deepid,
+        "pool_3",
+        order,
+        (cut_features(small_deepid, clean), y_clean),
+        (cut_features(small_deepid, bad), y_bad),
     )
-    clean_acc, asr = pruning.naive_sweep(small_deepid, "conv_3", order, (clean, y_clean), (bad, y_bad))
+    clean_acc, asr = sw.naive_sweep(small_deepid, "conv_3", order, (clean, y_clean), (bad, y_bad))
     np.testing.assert_array_equal(fast.clean_accuracy, clean_acc)
     np.testing.assert_array_equal(fast.attack_success_rate, asr)
     assert len(fast.clean_accuracy) == 61
@@ -40,17 +44,17 @@ def test_mean_activation_per_channel():
     feats[..., 1] = 1.0
     feats[0, :, :, 3] = 4.0
     np.testing.assert_array_equal(activations.mean_activation(feats), [0, 1, 0, 2])
-    np.testing.assert_array_equal(pruning.pruning_order(np.array([0.5, 0.1, 0.5, 0.0])), [3, 1, 0, 2])
+    np.testing.assert_array_equal(sw.pruning_order(np.array([0.5, 0.1, 0.5, 0.0])), [3, 1, 0, 2])
 
 
 def test_steps_for_drop_and_csv_round_trip():
     acc = np.array([90.0, 89.5, 88.0, 86.0, 70.0])
-    assert pruning.steps_for_drop(acc, 2) == 2
-    assert pruning.steps_for_drop(acc, 4) == 3
-    assert pruning.steps_for_drop(acc, 10) == 4
-    assert pruning.steps_for_drop(acc, 30) is None
-    sweep = pruning.Sweep(np.array([2, 0, 3, 1]), acc, np.array([99.0, 98, 50, 10, 0]))
-    again = pruning.Sweep.from_csv(sweep.to_csv())
+    assert sw.steps_for_drop(acc, 2) == 2
+    assert sw.steps_for_drop(acc, 4) == 3
+    assert sw.steps_for_drop(acc, 10) == 4
+    assert sw.steps_for_drop(acc, 30) is None
+    sweep = sw.Sweep(np.array([2, 0, 3, 1]), acc, np.array([99.0, 98, 50, 10, 0]))
+    again = sw.Sweep.from_csv(sweep.to_csv())
     np.testing.assert_array_equal(again.order, sweep.order)
     np.testing.assert_array_equal(again.clean_accuracy, acc)
     np.testing.assert_array_equal(again.attack_success_rate, sweep.attack_success_rate)
@@ -58,14 +62,16 @@ def test_steps_for_drop_and_csv_round_trip():
 
 def test_pruned_model_predicts_like_the_masked_one(small_deepid, sets):
     (clean, _), _ = sets
-    order = pruning.pruning_order(activations.mean_activation(cut_features(small_deepid, clean)))
-    result = surgery.delete_channels(small_deepid, "conv_3", order[:25])
-    masked = surgery.clone(small_deepid)
-    surgery.zero_channels(masked, "conv_3", order[:25])
-    np.testing.assert_array_equal(result.model(clean).numpy().argmax(-1), masked(clean).numpy().argmax(-1))
+    order = sw.pruning_order(activations.mean_activation(cut_features(small_deepid, clean)))
+    result = prune.delete_channels(small_deepid, "conv_3", order[:25])
+    masked = prune.clone(small_deepid)
+    prune.zero_channels(masked, "conv_3", order[:25])
+    np.testing.assert_array_equal(
+        result.model(clean).numpy().argmax(-1), masked(clean).numpy().argmax(-1)
+    )
 
 
-# -- the incremental fast path (goodnet/sweep_kernels.py) and the generic fallback --------
+# -- the incremental fast path (goodnet/sweep_incremental.py) and the generic fallback ----
 
 
 def sharpened_deepid(seed, classes=12, bias=0.0):
@@ -102,15 +108,15 @@ def sweep_both_ways(model, pruned, sets, batch_size=2048):
 
     cut = graph.cut_layer(model, pruned)
     feats = [(activations.feature_model(model, cut)(x).numpy(), y) for x, y in sets]
-    order = pruning.pruning_order(activations.mean_activation(feats[0][0]))
-    assert sweep_kernels.why_not(model, cut) is None, "the fast path should handle this head"
-    fast = pruning.run_sweep(model, cut, order, *feats, batch_size=batch_size)
-    plan = sweep_kernels.plan
+    order = sw.pruning_order(activations.mean_activation(feats[0][0]))
+    assert sweep_plan.why_not(model, cut) is None, "the fast path should handle this head"
+    fast = sw.run_sweep(model, cut, order, *feats, batch_size=batch_size)
+    plan = sweep_plan.plan
     try:
-        sweep_kernels.plan = lambda *a, **k: None
-        reference = pruning.run_sweep(model, cut, order, *feats, batch_size=batch_size)
+        sweep_plan.plan = lambda *a, **k: None
+        reference = sw.run_sweep(model, cut, order, *feats, batch_size=batch_size)
     finally:
-        sweep_kernels.plan = plan
+        sweep_plan.plan = plan
     return fast, reference, order
 
 
@@ -121,7 +127,10 @@ def test_fast_sweep_equals_keras_head_sweep_on_random_deepids(seed, bias):
     clean = rng.random((300, 55, 47, 3), dtype=np.float32)
     bad = rng.random((200, 55, 47, 3), dtype=np.float32)
     bad[:, 16:24, 6:41] = 0.05  # a dark band, so the poisoned set differs
-    sets = [(clean, labelled(model, clean, seed, outside=5)), (bad, labelled(model, bad, seed, wrong_every=2))]
+    sets = [
+        (clean, labelled(model, clean, seed, outside=5)),
+        (bad, labelled(model, bad, seed, wrong_every=2)),
+    ]
     fast, reference, _ = sweep_both_ways(model, "conv_3", sets, batch_size=128)  # several blocks
     np.testing.assert_array_equal(fast.clean_accuracy, reference.clean_accuracy)
     np.testing.assert_array_equal(fast.attack_success_rate, reference.attack_success_rate)
@@ -139,7 +148,9 @@ def test_fast_sweep_on_another_supported_head_equals_naive(rng):
     h = layers.Conv2D(8, 3, activation="relu", name="c1")(x)
     h = layers.Conv2D(10, 3, activation="relu", name="c2")(h)
     p = layers.MaxPooling2D(name="p")(h)
-    a = layers.Flatten()(layers.Conv2D(6, 3, strides=2, padding="same", activation="tanh", name="c3")(p))
+    a = layers.Flatten()(
+        layers.Conv2D(6, 3, strides=2, padding="same", activation="tanh", name="c3")(p)
+    )
     b = layers.Dense(5, activation="relu", name="d_channels")(p)
     b = layers.Flatten()(b)
     c = layers.Dense(7, name="d_flat")(layers.Flatten(name="f")(p))
@@ -152,7 +163,7 @@ def test_fast_sweep_on_another_supported_head_equals_naive(rng):
     labels = labelled(model, images, 0, outside=2)
     sets = [(images[:70], labels[:70]), (images[70:], labels[70:])]
     fast, reference, order = sweep_both_ways(model, "c2", sets)
-    clean_acc, asr = pruning.naive_sweep(model, "c2", order, *sets)
+    clean_acc, asr = sw.naive_sweep(model, "c2", order, *sets)
     np.testing.assert_array_equal(fast.clean_accuracy, clean_acc)
     np.testing.assert_array_equal(fast.attack_success_rate, asr)
     np.testing.assert_array_equal(reference.clean_accuracy, clean_acc)
@@ -165,17 +176,23 @@ def test_generic_fallback_for_unsupported_heads_equals_naive(rng):
 
     keras.utils.set_random_seed(5)
     x = keras.Input((14, 14, 3))
-    h = layers.Conv2D(9, 3, activation="relu", name="last")(layers.Conv2D(6, 3, activation="relu")(x))
-    model = keras.Model(x, layers.Dense(5, activation="softmax")(layers.GlobalAveragePooling2D()(h)))
+    h = layers.Conv2D(9, 3, activation="relu", name="last")(
+        layers.Conv2D(6, 3, activation="relu")(x)
+    )
+    model = keras.Model(
+        x, layers.Dense(5, activation="softmax")(layers.GlobalAveragePooling2D()(h))
+    )
     out = model.layers[-1]
     out.kernel.assign(out.kernel.numpy() * 30)
     images = rng.random((90, 14, 14, 3), dtype=np.float32)
     labels = labelled(model, images, 0)
-    assert "GlobalAveragePooling2D" in sweep_kernels.why_not(model, "last")
+    assert "GlobalAveragePooling2D" in sweep_plan.why_not(model, "last")
     feats = activations.feature_model(model, "last")(images).numpy()
-    order = pruning.pruning_order(activations.mean_activation(feats[:50]))
-    fast = pruning.run_sweep(model, "last", order, (feats[:50], labels[:50]), (feats[50:], labels[50:]))
-    clean_acc, asr = pruning.naive_sweep(model, "last", order, (images[:50], labels[:50]), (images[50:], labels[50:]))
+    order = sw.pruning_order(activations.mean_activation(feats[:50]))
+    fast = sw.run_sweep(model, "last", order, (feats[:50], labels[:50]), (feats[50:], labels[50:]))
+    clean_acc, asr = sw.naive_sweep(
+        model, "last", order, (images[:50], labels[:50]), (images[50:], labels[50:])
+    )
     np.testing.assert_array_equal(fast.clean_accuracy, clean_acc)
     np.testing.assert_array_equal(fast.attack_success_rate, asr)
 
@@ -186,9 +203,9 @@ def test_near_ties_go_to_the_keras_head(small_deepid, sets):
     must be re-decided by the Keras head (argmax of a tie: the first class)."""
     (clean, y_clean), _ = sets
     feats = cut_features(small_deepid, clean)
-    order = pruning.pruning_order(activations.mean_activation(feats))
-    fast = sweep_kernels.plan(small_deepid, "pool_3")
-    head = pruning.head_model(small_deepid, "pool_3")
+    order = sw.pruning_order(activations.mean_activation(feats))
+    fast = sweep_plan.plan(small_deepid, "pool_3")
+    head = sw.head_model(small_deepid, "pool_3")
     rechecked = []
 
     def recheck(masked):
@@ -196,7 +213,7 @@ def test_near_ties_go_to_the_keras_head(small_deepid, sets):
         return head(masked).numpy().argmax(-1)
 
     hits = fast.hits(feats, y_clean, order, 2048, recheck)
-    assert sum(rechecked) >= len(clean) and fast.stats[4] == sum(rechecked)
+    assert sum(rechecked) >= len(clean) and fast.counts.rechecked == sum(rechecked)
     assert hits[-1] == np.sum(y_clean == 0)  # all pruned: every row answers class 0
     np.testing.assert_array_equal(hits[0], np.sum(head(feats).numpy().argmax(-1) == y_clean))
 
@@ -205,7 +222,10 @@ def _deepid_logits64(model, feats):
     """Exact enough (float64) logits of DeepID's head on features at pool_3."""
     import tensorflow as tf
 
-    w = {n: [v.astype(np.float64) for v in model.get_layer(n).get_weights()] for n in ("fc_1", "conv_4", "fc_2", "output")}
+    w = {
+        n: [v.astype(np.float64) for v in model.get_layer(n).get_weights()]
+        for n in ("fc_1", "conv_4", "fc_2", "output")
+    }
     f = feats.astype(np.float64)
     z1 = f.reshape(len(f), -1) @ w["fc_1"][0] + w["fc_1"][1]
     c4 = tf.nn.conv2d(f, w["conv_4"][0], 1, "VALID").numpy() + w["conv_4"][1]
@@ -225,14 +245,14 @@ def test_tolerance_is_far_above_float32_roundoff(source, rng):
     from tests.conftest import csaw_weights, random_images
 
     if source == "csaw":
-        model = model_io.load(model_io.ModelSource(csaw_weights("sunglasses_bd_weights.h5"), "deepid"))
+        model = model_io.load(csaw_weights("sunglasses_bd_weights.h5"), "deepid")
         images = random_images(rng, 400).astype(np.float32) / 255
     else:
         model = sharpened_deepid(21, classes=50, bias=0.1)
         images = rng.random((400, 55, 47, 3), dtype=np.float32)
     feats = cut_features(model, images)
-    order = pruning.pruning_order(activations.mean_activation(feats))
-    fast = sweep_kernels.plan(model, "pool_3")
+    order = sw.pruning_order(activations.mean_activation(feats))
+    fast = sweep_plan.plan(model, "pool_3")
     out = model.get_layer("output")
     hidden = keras.Model(model.get_layer("pool_3").output, out.input)
     by_channel = np.moveaxis(feats, -1, 0).reshape(60, len(feats), -1)
@@ -252,5 +272,7 @@ def test_tolerance_is_far_above_float32_roundoff(source, rng):
             ("fast path", (tf.matmul(x, out.kernel) + out.bias).numpy()),
             ("keras", (tf.matmul(hidden(masked), out.kernel) + out.bias).numpy()),
         ]:
-            worst[name] = max(worst[name], float(np.max(np.abs(logits - exact).max(axis=1) / bound)))
-    assert max(worst.values()) < sweep_kernels.RTOL / 20, worst
+            worst[name] = max(
+                worst[name], float(np.max(np.abs(logits - exact).max(axis=1) / bound))
+            )
+    assert max(worst.values()) < sweep_incremental.RTOL / 20, worst

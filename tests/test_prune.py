@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from goodnet import graph, surgery
+from goodnet import graph, prune
 from goodnet.errors import GoodnetError
 
 
@@ -26,24 +26,32 @@ def test_bad_layer_names(small_deepid):
 
 def test_deletion_equals_masking_in_deepid(small_deepid, rng):
     channels = [0, 3, 17, 42, 59]
-    result = surgery.delete_channels(small_deepid, "conv_3", channels)
+    result = prune.delete_channels(small_deepid, "conv_3", channels)
     assert result.mode == "deleted"
     small = result.model
     assert small.get_layer("conv_3").filters == 55
     assert small.get_layer("fc_1").kernel.shape == (5 * 4 * 55, 160)
     assert small.get_layer("conv_4").kernel.shape == (2, 2, 55, 80)
     assert small.count_params() < small_deepid.count_params()
-    masked = surgery.clone(small_deepid)
-    surgery.zero_channels(masked, "conv_3", channels)
+    masked = prune.clone(small_deepid)
+    prune.zero_channels(masked, "conv_3", channels)
     predictions_equal(masked, small, rng.random((32, 55, 47, 3), dtype=np.float32))
 
 
 def sequential(bn=False):
     keras.utils.set_random_seed(3)
-    layers = [keras.Input((20, 20, 3)), keras.layers.Conv2D(8, 3, activation="relu"), keras.layers.MaxPooling2D()]
+    layers = [
+        keras.Input((20, 20, 3)),
+        keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+    ]
     layers += [keras.layers.Conv2D(6, 3, activation="relu", name="last")]
     layers += [keras.layers.BatchNormalization()] if bn else []
-    layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dropout(0.1), keras.layers.Dense(4, activation="softmax")]
+    layers += [
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dropout(0.1),
+        keras.layers.Dense(4, activation="softmax"),
+    ]
     return keras.Sequential(layers)
 
 
@@ -52,16 +60,16 @@ def test_deletion_in_sequential_through_global_pooling(rng):
     assert graph.find_pruned_layer(model, None) == "last"
     x = rng.random((8, 20, 20, 3), dtype=np.float32)
     for layer in ("last", model.layers[0].name):  # the last conv, and one feeding a conv
-        result = surgery.delete_channels(model, layer, [1, 2])
+        result = prune.delete_channels(model, layer, [1, 2])
         assert result.mode == "deleted"
-        masked = surgery.clone(model)
-        surgery.zero_channels(masked, layer, [1, 2])
+        masked = prune.clone(model)
+        prune.zero_channels(masked, layer, [1, 2])
         predictions_equal(masked, result.model, x)
 
 
 def test_unshrinkable_consumer_falls_back_to_masking(rng):
     model = sequential(bn=True)
-    result = surgery.delete_channels(model, "last", [0])
+    result = prune.delete_channels(model, "last", [0])
     assert result.mode == "masked" and "BatchNormalization" in result.reason
     assert np.all(result.model.get_layer("last").kernel.numpy()[..., 0] == 0)
     assert np.any(model.get_layer("last").kernel.numpy()[..., 0] != 0)  # original untouched
@@ -69,10 +77,10 @@ def test_unshrinkable_consumer_falls_back_to_masking(rng):
 
 def test_keep_masked_holds_channels_at_zero_during_training(rng):
     model = sequential(bn=True)
-    result = surgery.delete_channels(model, "last", [0, 5])
+    result = prune.delete_channels(model, "last", [0, 5])
     m = result.model
     m.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
     x, y = rng.random((16, 20, 20, 3), dtype=np.float32), rng.integers(0, 4, 16)
-    m.fit(x, y, epochs=2, verbose=0, callbacks=[surgery.KeepMasked("last", [0, 5])])
+    m.fit(x, y, epochs=2, verbose=0, callbacks=[prune.KeepMasked("last", [0, 5])])
     k = m.get_layer("last").kernel.numpy()
     assert np.all(k[..., [0, 5]] == 0) and np.any(k[..., 1] != 0)

@@ -1,9 +1,12 @@
-# The demo's synthetic face data; real studies bring their own h5 files.
+# The demo's synthetic face data, clean and poisoned; real studies bring their own h5 files.
 if DEMO:
 
     rule demo_data:
         output:
-            demo_outputs()["data"],
+            train=demo_files()[0],
+            valid=demo_files()[1],
+            test=demo_files()[2],
+            poisoned=demo_files()[3:],
         log:
             "logs/demo_data.log",
         benchmark:
@@ -16,6 +19,5 @@ if DEMO:
             runtime=20,
         params:
             demo=DEMO,
-            out_dir=output_dir,
         script:
             "../scripts/demo_data.py"

@@ -1,0 +1,56 @@
+"""Step 4 of fine-pruning, and its baseline: fine-tuning on clean validation data.
+
+``fine_prune`` fine-tunes a pruned model (fine-pruning, the defense); ``fine_tune`` the
+BadNet itself (fine-tuning alone, the baseline the paper compares against). A model whose
+channels could only be masked keeps them at zero throughout (``prune.KeepMasked``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from goodnet import inference, memory, model_io
+from goodnet.prune import KeepMasked
+from goodnet.training import fit
+
+
+def fine_tune(
+    *,
+    model,
+    clean_valid,
+    tuned,
+    input_scale,
+    training: dict,
+    seed: int,
+    architecture=None,
+    log=print,
+) -> None:
+    """Rule fine_tune: the BadNet ``model`` fine-tuned on ``clean_valid``, saved as ``tuned``."""
+    net = model_io.load(model, architecture)
+    _fit(net, clean_valid, input_scale, training, seed, [], log)
+    model_io.save(net, tuned)
+
+
+def fine_prune(
+    *, model, info, clean_valid, tuned, input_scale, training: dict, seed: int, log=print
+) -> None:
+    """Rule fine_prune: the pruned ``model`` (``info``: its json) fine-tuned on
+    ``clean_valid``, saved as ``tuned``."""
+    net = model_io.load(model)
+    meta = json.loads(Path(info).read_text())
+    keep = [KeepMasked(meta["layer"], meta["pruned_channels"])] if meta["mode"] == "masked" else []
+    _fit(net, clean_valid, input_scale, training, seed, keep, log)
+    model_io.save(net, tuned)
+
+
+def _fit(net, clean_valid, input_scale, training: dict, seed: int, callbacks, log) -> None:
+    data = inference.fitting_data(net, clean_valid, "the model")
+    if training["epochs"] <= 0:
+        return
+    log(f"fine-tuning on {data.n} clean validation images for {training['epochs']} epochs")
+    memory.check_pixels(data)
+    batch = training["batch_size"]
+    with memory.check_batches(net, batch, "fine_tune.batch_size", [data], training=True):
+        x, y = data.load_pixels(), data.labels
+        fit(net, x, y, training, seed=seed, input_scale=input_scale, log=log, callbacks=callbacks)

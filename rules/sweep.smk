@@ -1,0 +1,37 @@
+# Step 2: the pruning sweep, clean accuracy and ASR after each channel pruned.
+
+
+rule sweep:
+    input:
+        model=badnet_model,
+        activations=rules.activations.output.activations,
+        clean_valid=data_file("clean_valid"),
+        poisoned=sweep_poisoned,
+    output:
+        table="results/{badnet}/prune_sweep.csv",
+        clean_accuracy="results/{badnet}/clean_accuracy.npy",
+        attack_success_rate="results/{badnet}/attack_success_rate.npy",
+        plot=report(
+            "results/{badnet}/prune_sweep.png",
+            caption="../report/sweep.rst",
+            category="Pruning sweeps",
+            labels={"BadNet": "{badnet}"},
+        ),
+    log:
+        "logs/{badnet}/sweep.log",
+    benchmark:
+        "benchmarks/{badnet}/sweep.tsv"
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    params:
+        architecture=badnet_architecture,
+        input_scale=input_scale,
+        layer=pruned_layer,
+        thresholds=config["prune"]["thresholds"],
+        batch_size=config["prune"]["batch_size"],
+    script:
+        "../scripts/sweep.py"

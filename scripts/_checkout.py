@@ -1,0 +1,8 @@
+"""Imported first by every rule script: this checkout's goodnet package comes first on
+sys.path, in the project's venv and in a rule's conda env alike (Snakemake puts scripts/
+on the path of the scripts it runs)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

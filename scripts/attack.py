@@ -1,0 +1,9 @@
+"""Rule attack: train a demo BadNet on poisoned data
+(goodnet.attack.attack)."""
+
+import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
+
+from goodnet.attack import attack
+from goodnet.job import run
+
+run(snakemake, attack)  # noqa: F821 (snakemake: injected by Snakemake)
