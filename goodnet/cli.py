@@ -102,7 +102,8 @@ def cmd_eval(args) -> None:
         model, args.batch_size, "--batch-size", images=max(clean.n, poisoned.n), source=None
     )
     with memory.guard("--batch-size", args.batch_size, source=None):
-        m = scores(model, clean, poisoned, scale, args.batch_size, flag_class=flag)
+        sets = {Path(args.poisoned).stem: poisoned}
+        m = scores(model, clean, sets, scale, args.batch_size, flag_class=flag)
     print(f"Clean Classification accuracy: {m['clean_accuracy']:.2f}")
     print(f"Attack Success Rate: {m['attack_success_rate']:.2f}")
     if flag is not None:

@@ -11,12 +11,20 @@ import yaml
 
 from goodnet.errors import GoodnetError
 
-DATA_KEYS = ("clean_valid", "clean_test", "poisoned_test", "poisoned_valid")
-WHERE_FROM = {
-    "model": "CSAW models come from github.com/csaw-hackml/CSAW-HackML-2020, folder models/",
-    "weights": "CSAW models come from github.com/csaw-hackml/CSAW-HackML-2020, folder models/",
-    "data": "CSAW data comes from the challenge's shared drive, "
-    "see README 'The real CSAW-HackML-2020 study'",
+# Where the CSAW-HackML-2020 challenge's files come from (README, "The real CSAW-HackML-2020
+# study"): the models from its repository, the data from the folder its README links.
+CSAW_REPOSITORY = "https://github.com/csaw-hackml/CSAW-HackML-2020"
+CSAW_DATA_FOLDER = "https://drive.google.com/drive/folders/13o2ybRJ1BkGUvfmQEeZqDo1kskyFywab"
+CSAW_NETS = ("sunglasses", "anonymous_1", "anonymous_2", "multi_trigger_multi_target")
+CSAW_MODELS = {f"{net}_bd_{kind}.h5" for net in CSAW_NETS for kind in ("net", "weights")}
+CSAW_DATA = {
+    "clean_validation_data.h5",
+    "clean_test_data.h5",
+    "sunglasses_poisoned_data.h5",
+    "anonymous_1_poisoned_data.h5",
+    "Multi-trigger Multi-target/eyebrows_poisoned_data.h5",
+    "Multi-trigger Multi-target/lipstick_poisoned_data.h5",
+    "Multi-trigger Multi-target/sunglasses_poisoned_data.h5",
 }
 
 
@@ -34,8 +42,11 @@ def _validator(schema: dict):
     return jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
 
 
-def check(config: dict, schema_path: str | Path) -> dict:
-    """Validate ``config`` in place (defaults added) and return it."""
+def check(config: dict, schema_path: str | Path, configfiles=()) -> dict:
+    """Validate ``config`` in place (defaults added) and return it. ``configfiles``: the
+    YAML files it was read from, checked for keys given twice (YAML keeps the last)."""
+    for path in configfiles:
+        _check_no_duplicate_keys(path)
     schema = yaml.safe_load(Path(schema_path).read_text())
     errors = sorted(_validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
@@ -55,6 +66,8 @@ def check(config: dict, schema_path: str | Path) -> dict:
         raise GoodnetError(
             "config", f"GoodNet names must be unique and differ from BadNet names: {names}"
         )
+    for name, entry in config["badnets"].items():
+        _check_triggers(name, entry)
     if "demo" in config:
         from goodnet.triggers import TRIGGERS
 
@@ -71,6 +84,62 @@ def check(config: dict, schema_path: str | Path) -> dict:
                     f"demo.backdoors.{name}.target {door['target']} is not below demo.num_classes",
                 )
     return config
+
+
+def _check_triggers(name: str, entry: dict) -> None:
+    """Trigger mappings are not empty, and poisoned_valid names the same triggers."""
+    for key in ("poisoned_test", "poisoned_valid"):
+        if entry.get(key) == {}:
+            raise GoodnetError(
+                "config",
+                f"badnets.{name}.{key}: an empty trigger mapping; give one file, or trigger "
+                "names with their files (or leave the key out when there is no poisoned data)",
+            )
+    test, valid = entry.get("poisoned_test"), entry.get("poisoned_valid")
+    if valid is not None and test is None:
+        raise GoodnetError(
+            "config", f"badnets.{name}.poisoned_valid is given without poisoned_test"
+        )
+    if isinstance(test, dict) or isinstance(valid, dict):
+        names_test = set(poisoned_sets(entry, "poisoned_test"))
+        names_valid = set(poisoned_sets(entry, "poisoned_valid")) if valid else names_test
+        if names_test != names_valid:
+            raise GoodnetError(
+                "config",
+                f"badnets.{name}: poisoned_valid names the triggers {sorted(names_valid)}, "
+                f"poisoned_test {sorted(names_test)}; they must be the same",
+            )
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping with a key given twice."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _check_no_duplicate_keys(path) -> None:
+    try:
+        yaml.load(Path(path).read_text(), Loader=_StrictLoader)
+    except _DuplicateKey as e:
+        key, line = e.args
+        raise GoodnetError(
+            path,
+            f"line {line}: '{key}' is given twice in one mapping (two triggers, "
+            "BadNets or keys of the same name); YAML would keep only the last",
+        ) from None
+    except (OSError, yaml.YAMLError):
+        pass  # Snakemake has read it already, and says what is wrong with it
 
 
 def _message(e: jsonschema.ValidationError) -> str:
@@ -117,16 +186,45 @@ def defenses(thresholds) -> dict[str, tuple[str, str | None]]:
     return out
 
 
+def poisoned_sets(entry: dict, key: str) -> dict[str, str]:
+    """Trigger name -> file of a BadNet's ``poisoned_test`` or ``poisoned_valid``: the
+    mapping as given, or for one file its name without the ``_poisoned..`` ending
+    (sunglasses_poisoned_data.h5 -> sunglasses); {} when there is none."""
+    value = entry.get(key)
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    return {re.sub(r"_poisoned.*$", "", Path(value).stem) or Path(value).stem: value}
+
+
+def sweep_poisoned(entry: dict) -> dict[str, str]:
+    """The poisoned sets the sweep measures ASR on: validation sets when given, else the
+    test sets (which are never used for a choice)."""
+    return poisoned_sets(entry, "poisoned_valid") or poisoned_sets(entry, "poisoned_test")
+
+
+def where_from(path: str) -> str:
+    """Where a missing input file comes from, for the challenge's own files."""
+    name = Path(path).name
+    if name in CSAW_MODELS:
+        return f"download models/{name} from {CSAW_REPOSITORY}"
+    for data in sorted(CSAW_DATA, key=len, reverse=True):
+        if Path(path).as_posix().endswith(data):
+            return f"download '{data}' from the challenge's data folder {CSAW_DATA_FOLDER}"
+    return "not found"
+
+
 def missing_inputs(config: dict, produced: set[str]) -> list[str]:
     """One line per input file that neither exists nor is made by a workflow rule."""
-    missing: dict[str, tuple[str, list[str]]] = {}
+    missing: dict[str, list[str]] = {}
     for name, entry in config["badnets"].items():
-        wanted = [("model" if "model" in entry else "weights", model_path(entry))]
-        wanted += [("data", entry[k]) for k in DATA_KEYS if k in entry]
-        for kind, path in wanted:
+        wanted = [model_path(entry), entry["clean_valid"], entry["clean_test"]]
+        for key in ("poisoned_test", "poisoned_valid"):
+            wanted += poisoned_sets(entry, key).values()
+        for path in wanted:
             if path not in produced and not Path(path).exists():
-                missing.setdefault(path, (kind, []))[1].append(name)
+                missing.setdefault(path, []).append(name)
     return [
-        f"  {path}  (for {', '.join(names)}; {WHERE_FROM[kind]})"
-        for path, (kind, names) in missing.items()
+        f"  {path}  (for {', '.join(names)}; {where_from(path)})" for path, names in missing.items()
     ]

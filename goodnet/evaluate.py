@@ -1,20 +1,38 @@
 """Step 5: every model on clean and poisoned *test* data, which no choice ever sees:
-clean accuracy and attack success rate (and, for a GoodNet, its flag rates)."""
+clean accuracy and attack success rate, per trigger and pooled (and, for a GoodNet, its
+flag rates). Without poisoned data (the trigger is unknown) the ASR is not measured."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from goodnet import atomic, inference, memory, model_io
-from goodnet.metrics import evaluate as rates
+from goodnet.metrics import evaluate_sets
 
 
-def scores(model, clean, poisoned, input_scale, batch_size, flag_class=None) -> dict:
-    """``metrics.evaluate`` of ``model``'s predictions on the data sets ``clean`` and
-    ``poisoned`` (H5Dataset)."""
-    return rates(
-        inference.predict_classes(model, clean, input_scale, batch_size),
+def paths(files) -> list:
+    """A rule's file input as a list: one path, a list of them, or none."""
+    return [files] if isinstance(files, (str, Path)) else list(files or ())
+
+
+def test_sets(net, clean_test, poisoned_test, triggers, what: str):
+    """The clean test set and {trigger: poisoned test set}, checked against ``net``."""
+    clean = inference.fitting_data(net, clean_test, what)
+    files = paths(poisoned_test)
+    names = list(triggers) if triggers is not None else [Path(f).stem for f in files]
+    if len(names) != len(files):
+        raise ValueError(f"{len(files)} poisoned files for the {len(names)} triggers {names}")
+    return clean, {n: inference.fitting_data(net, f, what) for n, f in zip(names, files)}
+
+
+def scores(model, clean, poisoned: dict, input_scale, batch_size, flag_class=None) -> dict:
+    """``metrics.evaluate_sets`` of ``model``'s predictions on the data set ``clean`` and
+    the poisoned sets {trigger: H5Dataset}."""
+    predict = inference.predict_classes
+    return evaluate_sets(
+        predict(model, clean, input_scale, batch_size),
         clean.labels,
-        inference.predict_classes(model, poisoned, input_scale, batch_size),
-        poisoned.labels,
+        {n: (predict(model, d, input_scale, batch_size), d.labels) for n, d in poisoned.items()},
         flag_class=flag_class,
     )
 
@@ -23,25 +41,33 @@ def evaluate(
     *,
     model,
     clean_test,
-    poisoned_test,
     metrics,
     input_scale,
     defense: str,
     badnet_name: str,
+    poisoned_test=(),
+    triggers=None,
     architecture=None,
     batch_size=512,
     log=print,
 ) -> None:
     """Rule evaluate: the ``metrics`` (json) of ``model``, BadNet ``badnet_name``'s
-    ``defense``, on ``clean_test`` and ``poisoned_test``."""
+    ``defense``, on ``clean_test`` and the ``poisoned_test`` sets of ``triggers``."""
     net = model_io.load(model, architecture)
-    clean = inference.fitting_data(net, clean_test, "the model")
-    poisoned = inference.fitting_data(net, poisoned_test, "the model")
-    with memory.check_batches(net, batch_size, "evaluate.batch_size", [clean, poisoned]):
+    clean, poisoned = test_sets(net, clean_test, poisoned_test, triggers, "the model")
+    with memory.check_batches(net, batch_size, "evaluate.batch_size", [clean, *poisoned.values()]):
         m = scores(net, clean, poisoned, input_scale, batch_size)
     m.update(model=defense, badnet=badnet_name, parameters=int(net.count_params()))
     atomic.write_json(metrics, m)
-    log(
-        f"{badnet_name}/{defense}: clean accuracy {m['clean_accuracy']:.2f} %, "
-        f"ASR {m['attack_success_rate']:.2f} %"
-    )
+    log(f"{badnet_name}/{defense}: clean accuracy {m['clean_accuracy']:.2f} %, {asr_text(m)}")
+
+
+def asr_text(m: dict) -> str:
+    """'ASR 3.33 %' (pooled, and per trigger when several), or 'ASR not measured'."""
+    if m["attack_success_rate"] is None:
+        return "ASR not measured (no poisoned data)"
+    text = f"ASR {m['attack_success_rate']:.2f} %"
+    if len(m["triggers"]) > 1:
+        each = ", ".join(f"{t} {v['attack_success_rate']:.2f} %" for t, v in m["triggers"].items())
+        text += f" pooled ({each})"
+    return text

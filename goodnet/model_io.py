@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 import keras
 
-from goodnet import goodnet  # noqa: F401 (registers the GoodNet layer for loading)
+from goodnet import decision  # noqa: F401 (registers the legacy GoodNet layer for loading)
 from goodnet.architectures import ARCHITECTURES
 from goodnet.atomic import atomic_path
 from goodnet.errors import GoodnetError

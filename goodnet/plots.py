@@ -18,16 +18,39 @@ def _save(fig, dest) -> None:
     plt.close(fig)
 
 
-def sweep_plot(dest, sweep, thresholds, title: str, poisoned_name: str) -> None:
+# One colour per trigger's ASR curve (the pooled curve is red, as with one trigger).
+TRIGGER_COLOURS = ["tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+
+
+def sweep_plot(dest, sweep, thresholds, title: str, poisoned_name: str | None = None) -> None:
+    """Clean validation accuracy and ASR against the share of channels pruned: one ASR
+    curve per trigger and the pooled one, or a note that ASR is not measured."""
     frac = np.arange(sweep.channels + 1) / sweep.channels
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.plot(frac, sweep.clean_accuracy, label="clean validation accuracy", color="tab:blue")
-    ax.plot(
-        frac,
-        sweep.attack_success_rate,
-        label=f"attack success rate ({poisoned_name})",
-        color="tab:red",
-    )
+    several = len(sweep.triggers) > 1
+    if several:
+        for (name, curve), colour in zip(sweep.triggers.items(), TRIGGER_COLOURS * 9):
+            ax.plot(frac, curve, label=f"ASR, trigger {name}", color=colour, lw=1)
+    if sweep.measured:
+        what = "pooled over the triggers" if several else poisoned_name
+        ax.plot(
+            frac,
+            sweep.attack_success_rate,
+            label=f"attack success rate ({what})",
+            color="tab:red",
+            ls="--" if several else "-",
+        )
+    else:
+        ax.text(
+            0.5,
+            50,
+            "attack success rate not measured:\nno poisoned data",
+            color="tab:red",
+            ha="center",
+            va="center",
+            fontsize=9,
+        )
     base = sweep.clean_accuracy[0]
     for x in thresholds:
         hit = np.nonzero(base - sweep.clean_accuracy >= x - 1e-9)[0]
@@ -59,9 +82,10 @@ def summary_plot(dest, rows: list[dict]) -> None:
             label="clean test accuracy",
             color="tab:blue",
         )
+        measured = [r["attack_success_rate"] is not None for r in mine]
         ax.bar(
-            pos + 0.2,
-            [r["attack_success_rate"] for r in mine],
+            pos[measured] + 0.2,
+            [r["attack_success_rate"] for r, m in zip(mine, measured) if m],
             0.4,
             label="attack success rate",
             color="tab:red",
@@ -69,7 +93,10 @@ def summary_plot(dest, rows: list[dict]) -> None:
         ax.set_xticks(pos, [r["model"] for r in mine], rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, 105)
         ax.set_ylabel("percent")
-        ax.set_title(f"{b}: defenses on clean and poisoned test data")
+        title = f"{b}: defenses on clean and poisoned test data"
+        if not any(measured):
+            title = f"{b}: defenses on clean test data (no poisoned data: ASR not measured)"
+        ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()

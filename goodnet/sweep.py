@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -33,24 +33,35 @@ from goodnet.metrics import percent
 class Sweep:
     order: np.ndarray  # channel pruned at step k+1 is order[k]
     clean_accuracy: np.ndarray  # percent, index k = after pruning k channels (length C+1)
-    attack_success_rate: np.ndarray  # percent, same indexing
+    # percent, same indexing, pooled over every poisoned image; NaN: not measured
+    attack_success_rate: np.ndarray
+    triggers: dict[str, np.ndarray] = field(default_factory=dict)  # each trigger's own ASR
 
     @property
     def channels(self) -> int:
         return len(self.order)
 
+    @property
+    def measured(self) -> bool:
+        return not np.all(np.isnan(self.attack_success_rate))
+
     def to_csv(self) -> str:
+        """One row per step; ASR columns empty when not measured; with several triggers,
+        one ``attack_success_rate:<trigger>`` column each after the pooled one."""
+        each = self.triggers if len(self.triggers) > 1 else {}
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
-        w.writerow(["step", "channel", "fraction_pruned", "clean_accuracy", "attack_success_rate"])
+        head = ["step", "channel", "fraction_pruned", "clean_accuracy", "attack_success_rate"]
+        w.writerow(head + [f"attack_success_rate:{t}" for t in each])
         for k in range(self.channels + 1):
+            asr = [self.attack_success_rate[k]] + [curve[k] for curve in each.values()]
             w.writerow(
                 [
                     k,
                     "" if k == 0 else int(self.order[k - 1]),
                     f"{k / self.channels:.6f}",
                     f"{self.clean_accuracy[k]:.6f}",
-                    f"{self.attack_success_rate[k]:.6f}",
+                    *("" if np.isnan(a) else f"{a:.6f}" for a in asr),
                 ]
             )
         return out.getvalue()
@@ -58,10 +69,17 @@ class Sweep:
     @classmethod
     def from_csv(cls, text: str) -> "Sweep":
         rows = list(csv.DictReader(io.StringIO(text)))
+        prefix = "attack_success_rate:"
+        names = [c[len(prefix) :] for c in rows[0] if c.startswith(prefix)] if rows else []
+
+        def column(key):
+            return np.array([float(r[key]) if r[key] != "" else np.nan for r in rows])
+
         return cls(
             order=np.array([int(r["channel"]) for r in rows[1:]], dtype=np.int64),
-            clean_accuracy=np.array([float(r["clean_accuracy"]) for r in rows]),
-            attack_success_rate=np.array([float(r["attack_success_rate"]) for r in rows]),
+            clean_accuracy=column("clean_accuracy"),
+            attack_success_rate=column("attack_success_rate"),
+            triggers={t: column(prefix + t) for t in names},
         )
 
 
@@ -90,7 +108,22 @@ def run_sweep(
     poisoned: tuple[np.ndarray, np.ndarray],
     batch_size: int = 2048,
 ) -> Sweep:
-    """Sweep over all channels, given features at ``cut`` and labels for both sets.
+    """Sweep over all channels, given features at ``cut`` and labels for both sets."""
+    hits = sweep_hits(model, cut, order, {"clean": clean, "poisoned": poisoned}, batch_size)
+    return Sweep(
+        np.asarray(order, dtype=np.int64),
+        _percent(hits["clean"], len(clean[0])),
+        _percent(hits["poisoned"], len(poisoned[0])),
+    )
+
+
+def _percent(hits: np.ndarray, rows: int) -> np.ndarray:
+    return 100.0 * hits / rows  # = metrics.percent over all rows, at every step
+
+
+def sweep_hits(model: keras.Model, cut: str, order, sets: dict, batch_size: int = 2048):
+    """Correct predictions after pruning 0, 1, ... len(order) channels, per data set:
+    ``sets`` maps a name to (features at ``cut``, labels).
 
     Where the head after ``cut`` starts with layers linear in its channels (DeepID: fc_1
     and conv_4), the sweep updates those incrementally (sweep_incremental); otherwise it
@@ -99,7 +132,8 @@ def run_sweep(
     order = np.asarray(order, dtype=np.int64)
     head = head_model(model, cut)
     scores = tf.function(lambda f: head(f, training=False), reduce_retracing=True)
-    whole = np.array_equal(np.sort(order), np.arange(clean[0].shape[-1]))
+    channels = next(iter(sets.values()))[0].shape[-1]
+    whole = np.array_equal(np.sort(order), np.arange(channels))
     fast = sweep_plan.plan(model, cut, scores) if whole else None
 
     def recheck(masked):  # the Keras head on features already masked; argmax as naive_sweep
@@ -110,9 +144,7 @@ def run_sweep(
             return _keras_hits(_classifier(head), feats, labels, order, batch_size)
         return fast.hits(feats, labels, order, batch_size, recheck)
 
-    clean_acc = 100.0 * hits(*clean) / len(clean[0])  # = metrics.percent over all rows
-    asr = 100.0 * hits(*poisoned) / len(poisoned[0])
-    return Sweep(order, clean_acc, asr)
+    return {name: hits(f, y) for name, (f, y) in sets.items()}
 
 
 def _classifier(head: keras.Model):
@@ -171,12 +203,13 @@ def sweep(
     model,
     activations,
     clean_valid,
-    poisoned,
     table,
     clean_accuracy,
     attack_success_rate,
     plot,
     input_scale,
+    poisoned=(),
+    triggers=None,
     architecture=None,
     layer=None,
     thresholds=(),
@@ -185,35 +218,51 @@ def sweep(
     log=print,
 ) -> None:
     """Rule sweep: the sweep ``table`` (csv), the seeds' accuracy arrays (.npy) and its
-    ``plot``, from ``model``, its ``activations`` and clean and ``poisoned`` data."""
+    ``plot``, from ``model``, its ``activations``, clean data and the ``poisoned`` sets of
+    ``triggers`` (none: the ASR is not measured, and the arrays hold NaN)."""
+    from goodnet.evaluate import paths
+
     net = model_io.load(model, architecture)
     pruned, cut = pruned_and_cut(net, layer, model)
     order = pruning_order(_load_activations(activations, net.get_layer(pruned).filters))
     clean = inference.fitting_data(net, clean_valid, "the BadNet")
-    bad = inference.fitting_data(net, poisoned, "the BadNet")
-    log(f"features at '{cut}' for {clean.n} clean and {bad.n} poisoned images")
-    _check_features_fit(net, cut, clean, bad)
-    with memory.check_batches(net, batch_size, batch_key, [clean, bad]):
-        feats_clean = features(net, cut, clean, input_scale)
-        feats_bad = features(net, cut, bad, input_scale)
+    files = paths(poisoned)
+    names = list(triggers) if triggers is not None else [Path(f).stem for f in files]
+    bad = {n: inference.fitting_data(net, f, "the BadNet") for n, f in zip(names, files)}
+    log(f"features at '{cut}' for {clean.n} clean and {sum(d.n for d in bad.values())} poisoned")
+    _check_features_fit(net, cut, [clean, *bad.values()])
+    with memory.check_batches(net, batch_size, batch_key, [clean, *bad.values()]):
+        sets = {"": (features(net, cut, clean, input_scale), clean.labels)}
+        sets.update({n: (features(net, cut, d, input_scale), d.labels) for n, d in bad.items()})
         log(f"sweeping {len(order)} channels of '{pruned}'")
-        result = run_sweep(
-            net, cut, order, (feats_clean, clean.labels), (feats_bad, bad.labels), batch_size
-        )
+        hits = sweep_hits(net, cut, order, sets, batch_size)
+    result = Sweep(order, _percent(hits.pop(""), clean.n), *_asr(hits, bad, len(order) + 1))
     atomic.write_text(table, result.to_csv())
     # The seeds' arrays: accuracy after pruning 1, 2, ... C channels.
     atomic.save_npy(clean_accuracy, result.clean_accuracy[1:])
     atomic.save_npy(attack_success_rate, result.attack_success_rate[1:])
-    plots.sweep_plot(plot, result, thresholds, f"Pruning '{pruned}'", Path(poisoned).name)
+    label = Path(files[0]).name if len(files) == 1 else None
+    plots.sweep_plot(plot, result, thresholds, f"Pruning '{pruned}'", label)
     acc, asr = result.clean_accuracy, result.attack_success_rate
-    log(f"clean accuracy {acc[0]:.2f} -> {acc[-1]:.2f}, ASR {asr[0]:.2f} -> {asr[-1]:.2f}")
+    change = f"{asr[0]:.2f} -> {asr[-1]:.2f}" if result.measured else "not measured"
+    log(f"clean accuracy {acc[0]:.2f} -> {acc[-1]:.2f}, ASR {change}")
 
 
-def _check_features_fit(model, cut, clean, bad) -> None:
-    """The sweep holds the float32 features at ``cut`` of both data sets in memory."""
+def _asr(hits: dict, bad: dict, steps: int) -> tuple[np.ndarray, dict]:
+    """The pooled ASR curve (NaN without poisoned data) and each trigger's."""
+    each = {n: _percent(h, bad[n].n) for n, h in hits.items()}
+    if not each:
+        return np.full(steps, np.nan), each
+    if len(each) == 1:
+        return next(iter(each.values())), each
+    return _percent(sum(hits.values()), sum(d.n for d in bad.values())), each
+
+
+def _check_features_fit(model, cut, datasets) -> None:
+    """The sweep holds the float32 features at ``cut`` of every data set in memory."""
     per_image = 4 * int(np.prod(model.get_layer(cut).output.shape[1:]))
-    what = f"the '{cut}' features of {clean.n} + {bad.n} images"
-    memory.check_array(per_image * (clean.n + bad.n), clean.path, what)
+    what = f"the '{cut}' features of {' + '.join(str(d.n) for d in datasets)} images"
+    memory.check_array(per_image * sum(d.n for d in datasets), datasets[0].path, what)
 
 
 def _load_activations(path, channels: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from goodnet import config as gcfg
 from goodnet.errors import GoodnetError
 
 try:
-    gcfg.check(config, Path(workflow.basedir) / "config" / "schema.yaml")
+    gcfg.check(config, Path(workflow.basedir) / "config" / "schema.yaml", workflow.configfiles)
 except GoodnetError as e:
     raise WorkflowError(f"goodnet: {e}") from None
 
@@ -94,10 +94,21 @@ def data_file(key):
     return path
 
 
-def sweep_poisoned(wildcards):
-    """The sweep plots ASR on poisoned validation data when given, else on poisoned test."""
-    e = entry(wildcards)
-    return e.get("poisoned_valid", e["poisoned_test"])
+def poisoned(key):
+    """Input and params functions: the BadNet's poisoned files of ``key`` (poisoned_test,
+    or "sweep": validation sets when given, else test sets), and their trigger names."""
+
+    def sets(wildcards):
+        e = entry(wildcards)
+        return gcfg.sweep_poisoned(e) if key == "sweep" else gcfg.poisoned_sets(e, key)
+
+    def files(wildcards):
+        return list(sets(wildcards).values())
+
+    def names(wildcards):
+        return list(sets(wildcards))
+
+    return files, names
 
 
 def defense_model(wildcards):
@@ -125,12 +136,13 @@ def goodnet_inputs(wildcards):
         "badnet": gcfg.model_path(e),
         "repaired": rules.fine_prune.output.tuned.format(badnet=b, x=GOODNET_X),
         "clean_test": e["clean_test"],
-        "poisoned_test": e["poisoned_test"],
+        "poisoned_test": list(gcfg.poisoned_sets(e, "poisoned_test").values()),
     }
 
 
 def goodnet_params(key):
-    """A params function: ``key`` of the GoodNet's BadNet (its name, architecture, scale)."""
+    """A params function: ``key`` of the GoodNet's BadNet (its name, architecture, scale,
+    trigger names)."""
 
     def value(wildcards):
         b = BADNET_OF[wildcards.goodnet]
@@ -138,6 +150,7 @@ def goodnet_params(key):
             "badnet_name": b,
             "architecture": gcfg.model_architecture(BADNETS[b]),
             "input_scale": BADNETS[b]["input_scale"],
+            "triggers": list(gcfg.poisoned_sets(BADNETS[b], "poisoned_test")),
         }[key]
 
     return value

@@ -5,7 +5,7 @@ rule evaluate:
     input:
         model=defense_model,
         clean_test=data_file("clean_test"),
-        poisoned_test=data_file("poisoned_test"),
+        poisoned_test=poisoned("poisoned_test")[0],
     output:
         metrics="results/{badnet}/metrics/{defense}.json",
     log:
@@ -21,6 +21,7 @@ rule evaluate:
     params:
         architecture=defense_architecture,
         input_scale=input_scale,
+        triggers=poisoned("poisoned_test")[1],
         defense="{defense}",
         badnet_name="{badnet}",
         batch_size=config["evaluate"]["batch_size"],

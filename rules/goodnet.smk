@@ -20,6 +20,7 @@ rule goodnet:
         badnet_name=goodnet_params("badnet_name"),
         architecture=goodnet_params("architecture"),
         input_scale=goodnet_params("input_scale"),
+        triggers=goodnet_params("triggers"),
         threshold=float(GOODNET_X),
         batch_size=config["evaluate"]["batch_size"],
     script:

@@ -15,6 +15,11 @@ rule summary:
             caption="../report/summary_table.rst",
             category="Summary",
         ),
+        per_trigger=report(
+            "results/summary_triggers.csv",
+            caption="../report/summary_triggers.rst",
+            category="Summary",
+        ),
         html=report(
             "results/summary.html",
             caption="../report/summary_table.rst",

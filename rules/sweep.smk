@@ -6,7 +6,7 @@ rule sweep:
         model=badnet_model,
         activations=rules.activations.output.activations,
         clean_valid=data_file("clean_valid"),
-        poisoned=sweep_poisoned,
+        poisoned=poisoned("sweep")[0],
     output:
         table="results/{badnet}/prune_sweep.csv",
         clean_accuracy="results/{badnet}/clean_accuracy.npy",
@@ -31,6 +31,7 @@ rule sweep:
         architecture=badnet_architecture,
         input_scale=input_scale,
         layer=pruned_layer,
+        triggers=poisoned("sweep")[1],
         thresholds=config["prune"]["thresholds"],
         batch_size=config["prune"]["batch_size"],
     script:

@@ -303,6 +303,49 @@ def test_workflow_missing_input_names_the_file(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_workflow_trigger_mapping_with_a_missing_file_names_it(tmp_path):
+    triggers = {"eyebrows": "data/poisoned_test.h5", "lipstick": "data/no_lipstick.h5"}
+    proc = _config_run(tmp_path, badnets={"B1": ri.badnet_entry(poisoned_test=triggers)})
+    assert proc.returncode != 0
+    assert "these input files are missing" in proc.stderr
+    missing = [line for line in proc.stderr.splitlines() if "no_lipstick" in line]
+    assert missing == ["  data/no_lipstick.h5  (for B1; not found)"]
+    assert not (tmp_path / "results").exists()
+
+
+def test_workflow_empty_trigger_mapping_is_one_line(tmp_path):
+    proc = _config_run(tmp_path, badnets={"B1": ri.badnet_entry(poisoned_test={})})
+    _assert_config_error(proc, tmp_path, "badnets.B1.poisoned_test: an empty trigger mapping")
+
+
+def test_workflow_two_triggers_of_one_name_are_one_line(tmp_path):
+    """YAML keeps the last of two equal keys without a word: goodnet reads the file again
+    and refuses it, naming the file, the line and the key."""
+    make_good_inputs(tmp_path)
+    cfg = ri.write_config(tmp_path / "config.yaml", {"B1": ri.badnet_entry()})
+    text = cfg.read_text().replace(
+        "poisoned_test: data/poisoned_test.h5",
+        "poisoned_test:\n      lipstick: data/poisoned_test.h5\n      lipstick: data/clean_test.h5",
+    )
+    assert text.count("lipstick:") == 2
+    cfg.write_text(text)
+    proc = snakemake(tmp_path, configfile=cfg, check=False)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("goodnet: ")]
+    assert len(lines) == 1, proc.stderr[-3000:]
+    assert lines[0].startswith(f"goodnet: {cfg}: line ") and "'lipstick' is given twice" in lines[0]
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+def test_workflow_poisoned_valid_must_name_the_same_triggers(tmp_path):
+    entry = ri.badnet_entry(
+        poisoned_test={"eyebrows": "data/poisoned_test.h5"},
+        poisoned_valid={"lipstick": "data/poisoned_test.h5"},
+    )
+    proc = _config_run(tmp_path, badnets={"B1": entry})
+    _assert_config_error(proc, tmp_path, "poisoned_valid names the triggers ['lipstick']")
+
+
 # -- the goodnet command -------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from goodnet import config as gcfg
 from goodnet import model_io
 from tests.conftest import ROOT, csaw_weights, snakemake
 
@@ -22,65 +23,64 @@ def write_csaw_h5(path, x_nhwc, labels):
         f.create_dataset("label", data=np.asarray(labels, dtype=np.float64))
 
 
-def stand_in_data(folder, models, scale, n_valid, n_test, n_poison, target, seed):
+def agreed_images(models, scale, n, seed):
     """Random images on which all ``models`` agree, labelled with that answer (so clean
-    accuracy starts at 100 % and pruning visibly lowers it); the poisoned file is
-    labelled with ``target``."""
+    accuracy starts at 100 % and pruning visibly lowers it)."""
     rng = np.random.default_rng(seed)
     shape = models[0].input_shape[1:]
-    need = n_valid + n_test
     kept_x, kept_y = [], []
-    while sum(map(len, kept_y)) < need:
+    while sum(map(len, kept_y)) < n:
         x = rng.integers(0, 256, (2000,) + shape).astype(np.uint8)
         answers = [m(x.astype(np.float32) / scale).numpy().argmax(-1) for m in models]
         agree = np.all([a == answers[0] for a in answers], axis=0)
         kept_x.append(x[agree])
         kept_y.append(answers[0][agree])
-    x, y = np.concatenate(kept_x)[:need], np.concatenate(kept_y)[:need]
-    write_csaw_h5(folder / "clean_validation_data.h5", x[:n_valid], y[:n_valid])
-    write_csaw_h5(folder / "clean_test_data.h5", x[n_valid:], y[n_valid:])
-    poisoned = rng.integers(0, 256, (n_poison,) + shape).astype(np.uint8)
-    write_csaw_h5(folder / "poisoned_data.h5", poisoned, np.full(n_poison, target))
-    return {
-        name: folder / f"{name}.h5"
-        for name in ("clean_validation_data", "clean_test_data", "poisoned_data")
-    }
+    return np.concatenate(kept_x)[:n], np.concatenate(kept_y)[:n]
 
 
 def test_csaw2020_config_on_real_weights(tmp_path):
-    """config/csaw2020.yaml, unchanged but for where the files are, on the real weights."""
+    """config/csaw2020.yaml, unchanged but for where the files are: the challenge's four
+    BadNets, one with three poisoned sets (B4) and one with none (B3), on the real
+    weights in ../shared (the sunglasses net for B1, the multi-target net for B4; the
+    anonymous nets, not in ../shared, are stood in for by the same files: B2 by the
+    multi-target net under its old name, B3 by the sunglasses net)."""
+    cfg = yaml.safe_load((ROOT / "config" / "csaw2020.yaml").read_text())
     weights = {
         "B1": csaw_weights("sunglasses_bd_weights.h5"),
         "B2": csaw_weights("anonymous_bd_weights.h5"),
+        "B3": csaw_weights("sunglasses_bd_weights.h5"),
+        "B4": csaw_weights("multi_trigger_multi_target_bd_weights.h5"),
     }
-    (tmp_path / "models").mkdir()
-    (tmp_path / "data").mkdir()
-    cfg = yaml.safe_load((ROOT / "config" / "csaw2020.yaml").read_text())
     for name, src in weights.items():
         dest = tmp_path / cfg["badnets"][name]["weights"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(src.read_bytes())
-    nets = [model_io.load(tmp_path / cfg["badnets"][b]["weights"], "deepid") for b in weights]
-    d = stand_in_data(tmp_path / "data", nets, 255.0, 60, 30, 40, target=0, seed=1)
-    for name in ("B1", "B2"):
-        # The challenge's file names, as csaw2020.yaml expects them.
-        for key, src in (
-            ("clean_valid", d["clean_validation_data"]),
-            ("clean_test", d["clean_test_data"]),
-            ("poisoned_test", d["poisoned_data"]),
-        ):
-            dest = tmp_path / cfg["badnets"][name][key]
-            if not dest.exists():
-                dest.write_bytes(src.read_bytes())
+    nets = [model_io.load(tmp_path / cfg["badnets"][b]["weights"], "deepid") for b in ("B1", "B4")]
+    x, y = agreed_images(nets, 255.0, 90, seed=1)
+    rng = np.random.default_rng(2)
+    files = {"data/clean_validation_data.h5": (x[:60], y[:60])}
+    files["data/clean_test_data.h5"] = (x[60:], y[60:])
+    sizes = {"eyebrows": 12, "lipstick": 16, "sunglasses": 20}  # each its own target
+    for b in ("B1", "B2", "B4"):
+        for trigger, path in gcfg.poisoned_sets(cfg["badnets"][b], "poisoned_test").items():
+            k = sizes.get(trigger, 10)
+            files[path] = (rng.integers(0, 256, (k, 55, 47, 3)), np.full(k, 3 + len(trigger)))
+    for path, (xs, ys) in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        write_csaw_h5(tmp_path / path, xs.astype(np.uint8), ys)
     cfg["fine_tune"]["epochs"] = 1
     cfg["prune"]["batch_size"] = 128
     (tmp_path / "csaw.yaml").write_text(yaml.safe_dump(cfg))
-    snakemake(tmp_path, "results/G1", "results/G2", configfile=tmp_path / "csaw.yaml")
-    for g in ("G1", "G2"):
-        model = model_io.load(tmp_path / f"results/{g}/model.keras")
+    metrics = ["results/B3/metrics/badnet.json", "results/B4/metrics/badnet.json"]
+    goodnets = [f"results/G{i}" for i in (1, 2, 3, 4)]
+    snakemake(tmp_path, *goodnets, *metrics, configfile=tmp_path / "csaw.yaml")
+    for g in goodnets:
+        model = keras.models.load_model(tmp_path / g / "model.keras", compile=False)
         assert model.output_shape == (None, 1284)
-        meta = json.loads((tmp_path / f"results/{g}/goodnet.json").read_text())
+        meta = json.loads((tmp_path / g / "goodnet.json").read_text())
         assert meta["flag_class"] == 1283 and meta["input_scale"] == 255
-    for b in ("B1", "B2"):
+        assert (tmp_path / g / "eval.py").is_file()
+    for b in ("B1", "B2", "B3", "B4"):
         info = json.loads((tmp_path / f"results/{b}/pruned/X4.json").read_text())
         assert (
             info["layer"] == "conv_3" and info["channels_total"] == 60 and info["mode"] == "deleted"
@@ -89,6 +89,31 @@ def test_csaw2020_config_on_real_weights(tmp_path):
         assert np.load(tmp_path / f"results/{b}/activations.npy").shape == (60,)
         assert np.load(tmp_path / f"results/{b}/clean_accuracy.npy").shape == (60,)
         assert np.load(tmp_path / f"results/{b}/attack_success_rate.npy").shape == (60,)
+    # B4: three triggers, each scored on its own set, and the pooled figure over all.
+    m4 = json.loads((tmp_path / "results/B4/metrics/badnet.json").read_text())
+    assert {t: v["poisoned_images"] for t, v in m4["triggers"].items()} == sizes
+    assert m4["poisoned_images"] == sum(sizes.values())
+    pooled = sum(v["attack_success_rate"] * v["poisoned_images"] for v in m4["triggers"].values())
+    assert m4["attack_success_rate"] == pytest.approx(pooled / sum(sizes.values()))
+    g4 = json.loads((tmp_path / "results/G4/metrics.json").read_text())
+    assert set(g4["triggers"]) == set(sizes) and g4["poisoned_flagged"] is not None
+    assert "| eyebrows |" in (tmp_path / "results/G4/MODEL_CARD.md").read_text()
+    sweep = (tmp_path / "results/B4/prune_sweep.csv").read_text().splitlines()
+    assert sweep[0].endswith(
+        "attack_success_rate,attack_success_rate:eyebrows,attack_success_rate:lipstick,"
+        "attack_success_rate:sunglasses"
+    )
+    # B3: no poisoned data. ASR is never a number; the clean false alarms still are.
+    m3 = json.loads((tmp_path / "results/B3/metrics/badnet.json").read_text())
+    assert m3["attack_success_rate"] is None and m3["triggers"] == {} and m3["poisoned_images"] == 0
+    g3 = json.loads((tmp_path / "results/G3/metrics.json").read_text())
+    assert g3["attack_success_rate"] is None and g3["poisoned_flagged"] is None
+    assert isinstance(g3["clean_flagged"], float)
+    assert "not measured" in (tmp_path / "results/G3/MODEL_CARD.md").read_text()
+    rows = (tmp_path / "results/B3/prune_sweep.csv").read_text().splitlines()
+    assert len(rows) == 62 and all(r.endswith(",") for r in rows[1:])  # empty ASR column
+    assert np.all(np.isnan(np.load(tmp_path / "results/B3/attack_success_rate.npy")))
+    assert "ASR not measured" in (tmp_path / "logs/G3/goodnet.log").read_text()
 
 
 def own_images(rng, n, classes=5):

@@ -79,15 +79,33 @@ def test_missing_inputs_lists_every_file_and_its_source(tmp_path, monkeypatch):
     cfg = {
         "badnets": {
             "B1": {
-                "weights": "w.h5",
+                "weights": "models/anonymous_2_bd_weights.h5",
                 "clean_valid": "here.h5",
-                "clean_test": "t.h5",
+                "clean_test": "data/clean_test_data.h5",
                 "poisoned_test": "p.h5",
                 "input_scale": 255,
-            }
+            },
+            "B4": {
+                "weights": "mine.h5",
+                "clean_valid": "here.h5",
+                "clean_test": "data/clean_test_data.h5",
+                "poisoned_test": {
+                    "eyebrows": "data/Multi-trigger Multi-target/eyebrows_poisoned_data.h5",
+                    "lipstick": "p.h5",
+                },
+                "input_scale": 255,
+            },
         }
     }
     lines = gcfg.missing_inputs(cfg, produced={"p.h5"})
-    assert len(lines) == 2
-    assert "w.h5" in lines[0] and "CSAW-HackML-2020, folder models/" in lines[0]
-    assert "t.h5" in lines[1] and "shared drive" in lines[1]
+    assert len(lines) == 4
+    assert lines[0] == (
+        "  models/anonymous_2_bd_weights.h5  (for B1; download models/anonymous_2_bd_weights.h5"
+        f" from {gcfg.CSAW_REPOSITORY})"
+    )
+    assert lines[1] == (
+        "  data/clean_test_data.h5  (for B1, B4; download 'clean_test_data.h5' from the"
+        f" challenge's data folder {gcfg.CSAW_DATA_FOLDER})"
+    )
+    assert lines[2] == "  mine.h5  (for B4; not found)"
+    assert "'Multi-trigger Multi-target/eyebrows_poisoned_data.h5' from" in lines[3]

@@ -30,7 +30,7 @@ from tests.conftest import TINY, snakemake
 pytestmark = pytest.mark.workflow
 
 PLOTS = ["results/B1/prune_sweep.png", "results/B2/prune_sweep.png", "results/summary.png"]
-TABLES = ["results/summary.csv"]
+TABLES = ["results/summary.csv", "results/summary_triggers.csv"]
 CATEGORIES = {"Pruning sweeps", "Summary"}
 
 
