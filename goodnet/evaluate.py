@@ -4,25 +4,14 @@ flag rates). Without poisoned data (the trigger is unknown) the ASR is not measu
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from goodnet import atomic, inference, memory, model_io
 from goodnet.metrics import evaluate_sets
-
-
-def paths(files) -> list:
-    """A rule's file input as a list: one path, a list of them, or none."""
-    return [files] if isinstance(files, (str, Path)) else list(files or ())
 
 
 def test_sets(net, clean_test, poisoned_test, triggers, what: str):
     """The clean test set and {trigger: poisoned test set}, checked against ``net``."""
     clean = inference.fitting_data(net, clean_test, what)
-    files = paths(poisoned_test)
-    names = list(triggers) if triggers is not None else [Path(f).stem for f in files]
-    if len(names) != len(files):
-        raise ValueError(f"{len(files)} poisoned files for the {len(names)} triggers {names}")
-    return clean, {n: inference.fitting_data(net, f, what) for n, f in zip(names, files)}
+    return clean, inference.fitting_sets(net, poisoned_test, triggers, what)
 
 
 def scores(model, clean, poisoned: dict, input_scale, batch_size, flag_class=None) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -43,3 +45,13 @@ def fitting_data(model: keras.Model, path, what: str = "the model") -> H5Dataset
     data = H5Dataset(path)
     check_data_fits(model, data, what)
     return data
+
+
+def fitting_sets(model: keras.Model, files, names, what: str = "the model") -> dict:
+    """{name: data set} for a rule's list of ``files`` (one path, several, or none) and
+    their ``names`` (None: the files' stems), each checked against ``model``."""
+    files = [files] if isinstance(files, (str, Path)) else list(files or ())
+    names = list(names) if names is not None else [Path(f).stem for f in files]
+    if len(names) != len(files):
+        raise ValueError(f"{len(files)} files for the {len(names)} names {names}")
+    return {name: fitting_data(model, f, what) for name, f in zip(names, files)}

@@ -220,15 +220,11 @@ def sweep(
     """Rule sweep: the sweep ``table`` (csv), the seeds' accuracy arrays (.npy) and its
     ``plot``, from ``model``, its ``activations``, clean data and the ``poisoned`` sets of
     ``triggers`` (none: the ASR is not measured, and the arrays hold NaN)."""
-    from goodnet.evaluate import paths
-
     net = model_io.load(model, architecture)
     pruned, cut = pruned_and_cut(net, layer, model)
     order = pruning_order(_load_activations(activations, net.get_layer(pruned).filters))
     clean = inference.fitting_data(net, clean_valid, "the BadNet")
-    files = paths(poisoned)
-    names = list(triggers) if triggers is not None else [Path(f).stem for f in files]
-    bad = {n: inference.fitting_data(net, f, "the BadNet") for n, f in zip(names, files)}
+    bad = inference.fitting_sets(net, poisoned, triggers, "the BadNet")
     log(f"features at '{cut}' for {clean.n} clean and {sum(d.n for d in bad.values())} poisoned")
     _check_features_fit(net, cut, [clean, *bad.values()])
     with memory.check_batches(net, batch_size, batch_key, [clean, *bad.values()]):
@@ -241,7 +237,7 @@ def sweep(
     # The seeds' arrays: accuracy after pruning 1, 2, ... C channels.
     atomic.save_npy(clean_accuracy, result.clean_accuracy[1:])
     atomic.save_npy(attack_success_rate, result.attack_success_rate[1:])
-    label = Path(files[0]).name if len(files) == 1 else None
+    label = Path(bad[next(iter(bad))].path).name if len(bad) == 1 else None
     plots.sweep_plot(plot, result, thresholds, f"Pruning '{pruned}'", label)
     acc, asr = result.clean_accuracy, result.attack_success_rate
     change = f"{asr[0]:.2f} -> {asr[-1]:.2f}" if result.measured else "not measured"
