@@ -38,6 +38,7 @@ def evaluate(
     clean = inference.fitting_data(net, clean_test, "the model")
     poisoned = inference.fitting_data(net, poisoned_test, "the model")
     with memory.check_batches(net, batch_size, "evaluate.batch_size", [clean, poisoned]):
+        inference.check_finite_on(net, clean, input_scale, model)
         m = scores(net, clean, poisoned, input_scale, batch_size)
     m.update(model=defense, badnet=badnet_name, parameters=int(net.count_params()))
     atomic.write_json(metrics, m)

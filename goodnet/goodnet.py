@@ -69,11 +69,14 @@ def goodnet(
     from goodnet.evaluate import scores
 
     bad = model_io.load(badnet, architecture)
-    g = build(bad, model_io.load(repaired))
+    rep = model_io.load(repaired)
+    g = build(bad, rep)
     n = int(bad.output_shape[-1])
     clean = inference.fitting_data(bad, clean_test, "the BadNet")
     poisoned = inference.fitting_data(bad, poisoned_test, "the BadNet")
     with memory.check_batches(g, batch_size, "evaluate.batch_size", [clean, poisoned]):
+        for net, source in ((bad, badnet), (rep, repaired)):
+            inference.check_finite_on(net, clean, input_scale, source)
         m = scores(g, clean, poisoned, input_scale, batch_size, flag_class=n)
     name = Path(folder).name
     m.update(model=name, badnet=badnet_name, threshold=threshold)

@@ -194,6 +194,7 @@ def sweep(
     log(f"features at '{cut}' for {clean.n} clean and {bad.n} poisoned images")
     _check_features_fit(net, cut, clean, bad)
     with memory.check_batches(net, batch_size, batch_key, [clean, bad]):
+        inference.check_finite_on(net, clean, input_scale, model)
         feats_clean = features(net, cut, clean, input_scale)
         feats_bad = features(net, cut, bad, input_scale)
         log(f"sweeping {len(order)} channels of '{pruned}'")
