@@ -28,8 +28,3 @@ layer and its cut), ``inference``, ``training``, ``metrics``, ``memory``, ``plot
 """
 
 __version__ = "0.1.0"
-
-import os as _os
-
-# Before TensorFlow is imported anywhere: its C++ start-up chatter hides our messages.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -47,5 +47,6 @@ def activations(
     data = inference.fitting_data(net, clean_valid, "the BadNet")
     log(f"mean activation of '{pruned}' channels, measured at '{cut}', on {data.n} clean images")
     with memory.check_batches(net, batch_size, batch_key, [data]):
+        inference.check_finite_on(net, data, input_scale, model)
         mean = mean_activation(features(net, cut, data, input_scale, batch_size))
     atomic.save_npy(activations, mean)

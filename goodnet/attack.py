@@ -89,6 +89,8 @@ def attack(
     with memory.check_batches(net, batch, "demo.training.batch_size", [data], training=True):
         fit(net, x, y, training, seed=seed, input_scale=input_scale, log=log)
     clean = H5Dataset(valid)
+    hint = "training diverged: lower demo.training.learning_rate"
+    inference.check_finite_on(net, clean, input_scale, model, hint)
     pred = inference.predict_classes(net, clean, input_scale)
     log(f"clean validation accuracy {100 * np.mean(pred == clean.labels):.2f} %")
     model_io.save(net, model)

@@ -4,7 +4,9 @@
   goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
 
 MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
-weights .h5 with --architecture. Errors are one line on stderr and exit status 1.
+weights .h5 with --architecture. Errors are one line on stderr and exit status 1; stderr
+carries nothing else. The checks that need no TensorFlow (files exist, can be read, are of
+the right kind) run before TensorFlow loads, which takes seconds.
 """
 
 from __future__ import annotations
@@ -37,8 +39,23 @@ def _positive(kind):
     return parse
 
 
+# The --help text, as plain text (the module docstring is reST).
+DESCRIPTION = "Score and run BadNets and GoodNets, as the CSAW-HackML-2020 challenge does."
+EPILOG = """commands:
+  goodnet eval CLEAN.h5 POISONED.h5 MODEL     clean accuracy and attack success rate
+  goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
+
+MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
+weights .h5 with --architecture. An error is one line on stderr and exit status 1."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="goodnet", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="goodnet",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def model_args(sp):
@@ -86,15 +103,28 @@ def _resolve(model_arg: str, scale: float | None, architecture: str | None):
     return path, architecture, scale or DEFAULT_SCALE, None
 
 
+def _check_model_file(path: Path, architecture: str | None) -> None:
+    """The model file's cheap checks (exists, readable, the kind its name says), no Keras."""
+    from goodnet import model_file
+
+    if architecture:
+        model_file.check_weights_file(path)
+    else:
+        model_file.read_config(path)
+
+
 def cmd_eval(args) -> None:
-    from goodnet import memory, model_io, runtime
     from goodnet.data_io import H5Dataset
+
+    path, architecture, scale, flag = _resolve(args.model, args.input_scale, args.architecture)
+    _check_model_file(path, architecture)
+    clean, poisoned = H5Dataset(args.clean), H5Dataset(args.poisoned)
+
+    from goodnet import inference, memory, model_io, runtime  # TensorFlow loads here
     from goodnet.evaluate import scores
 
     runtime.configure()
-    path, architecture, scale, flag = _resolve(args.model, args.input_scale, args.architecture)
     model = model_io.load(path, architecture)
-    clean, poisoned = H5Dataset(args.clean), H5Dataset(args.poisoned)
     classes = int(model.output_shape[-1]) - (1 if flag is not None else 0)
     for data in (clean, poisoned):
         data.check_fits(tuple(model.input_shape[1:]), classes, "the model")
@@ -102,6 +132,7 @@ def cmd_eval(args) -> None:
         model, args.batch_size, "--batch-size", images=max(clean.n, poisoned.n), source=None
     )
     with memory.guard("--batch-size", args.batch_size, source=None):
+        inference.check_finite_on(model, clean, scale, path)
         sets = {Path(args.poisoned).stem: poisoned}
         m = scores(model, clean, sets, scale, args.batch_size, flag_class=flag)
     print(f"Clean Classification accuracy: {m['clean_accuracy']:.2f}")
@@ -111,8 +142,8 @@ def cmd_eval(args) -> None:
         print(f"Clean inputs wrongly flagged: {m['clean_flagged']:.2f}")
 
 
-def read_image(path: Path, shape: tuple[int, int, int]):
-    """An RGB png/jpeg as an (H, W, 3) float32 array; refuses other files and sizes."""
+def read_image(path: Path):
+    """An RGB png/jpeg as an (H, W, 3) float32 array; refuses other files."""
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
@@ -120,29 +151,38 @@ def read_image(path: Path, shape: tuple[int, int, int]):
         with Image.open(path) as img:
             if img.format not in ("PNG", "JPEG"):
                 raise GoodnetError(path, f"is a {img.format} image; want png or jpeg")
-            rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
+            return np.asarray(img.convert("RGB"), dtype=np.float32)
     except FileNotFoundError:
         raise GoodnetError(path, "file not found") from None
     except (UnidentifiedImageError, OSError) as e:
         raise GoodnetError(path, f"is not a readable png/jpeg image ({type(e).__name__})") from None
+
+
+def check_size(path: Path, rgb, shape: tuple[int, int, int]) -> None:
+    """Fail unless the image ``rgb`` read from ``path`` has the model's input ``shape``."""
     if rgb.shape != tuple(shape):
         h, w = rgb.shape[:2]
         raise GoodnetError(path, f"is {w}x{h} pixels (WxH); the model takes {shape[1]}x{shape[0]}")
-    return rgb
 
 
 def cmd_predict(args) -> None:
     import numpy as np
 
-    from goodnet import model_io, runtime
+    path, architecture, scale, _ = _resolve(args.model, args.input_scale, args.architecture)
+    _check_model_file(path, architecture)
+    paths = [Path(p) for p in args.images]
+    pixels = [read_image(p) for p in paths]  # every image checked before any answer
+
+    from goodnet import inference, model_io, runtime  # TensorFlow loads here
 
     runtime.configure()
-    path, architecture, scale, _ = _resolve(args.model, args.input_scale, args.architecture)
     model = model_io.load(path, architecture)
     shape = tuple(model.input_shape[1:])
-    images = np.stack(
-        [read_image(Path(p), shape) for p in args.images]
-    )  # all checked before any answer
+    for p, rgb in zip(paths, pixels):
+        check_size(p, rgb, shape)
+    images = np.stack(pixels)
+    first = images[: inference.FIRST_BATCH] / np.float32(scale)
+    inference.check_finite(model, first, path, "the images given")
     # In batches: a shell glob can name many thousands of images.
     for start in range(0, len(images), PREDICT_BATCH):
         batch = images[start : start + PREDICT_BATCH] / np.float32(scale)
@@ -151,6 +191,9 @@ def cmd_predict(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from goodnet import runtime
+
+    runtime.quiet()  # first: before anything can import TensorFlow
     args = _parser().parse_args(argv)
     try:
         {"eval": cmd_eval, "predict": cmd_predict}[args.command](args)

@@ -45,6 +45,7 @@ def evaluate(
     net = model_io.load(model, architecture)
     clean, poisoned = test_sets(net, clean_test, poisoned_test, triggers, "the model")
     with memory.check_batches(net, batch_size, "evaluate.batch_size", [clean, *poisoned.values()]):
+        inference.check_finite_on(net, clean, input_scale, model)
         m = scores(net, clean, poisoned, input_scale, batch_size)
     m.update(model=defense, badnet=badnet_name, parameters=int(net.count_params()))
     atomic.write_json(metrics, m)

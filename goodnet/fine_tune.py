@@ -28,7 +28,7 @@ def fine_tune(
 ) -> None:
     """Rule fine_tune: the BadNet ``model`` fine-tuned on ``clean_valid``, saved as ``tuned``."""
     net = model_io.load(model, architecture)
-    _fit(net, clean_valid, input_scale, training, seed, [], log)
+    _fit(net, model, tuned, clean_valid, input_scale, training, seed, [], log)
     model_io.save(net, tuned)
 
 
@@ -40,12 +40,14 @@ def fine_prune(
     net = model_io.load(model)
     meta = json.loads(Path(info).read_text())
     keep = [KeepMasked(meta["layer"], meta["pruned_channels"])] if meta["mode"] == "masked" else []
-    _fit(net, clean_valid, input_scale, training, seed, keep, log)
+    _fit(net, model, tuned, clean_valid, input_scale, training, seed, keep, log)
     model_io.save(net, tuned)
 
 
-def _fit(net, clean_valid, input_scale, training: dict, seed: int, callbacks, log) -> None:
+def _fit(net, source, dest, clean_valid, input_scale, training, seed, callbacks, log) -> None:
+    """Fine-tune ``net`` (read from ``source``, to be saved as ``dest``) in place."""
     data = inference.fitting_data(net, clean_valid, "the model")
+    inference.check_finite_on(net, data, input_scale, source)
     if training["epochs"] <= 0:
         return
     log(f"fine-tuning on {data.n} clean validation images for {training['epochs']} epochs")
@@ -54,3 +56,5 @@ def _fit(net, clean_valid, input_scale, training: dict, seed: int, callbacks, lo
     with memory.check_batches(net, batch, "fine_tune.batch_size", [data], training=True):
         x, y = data.load_pixels(), data.labels
         fit(net, x, y, training, seed=seed, input_scale=input_scale, log=log, callbacks=callbacks)
+    hint = "fine-tuning diverged: lower fine_tune.learning_rate"
+    inference.check_finite_on(net, data, input_scale, dest, hint)

@@ -51,17 +51,20 @@ def goodnet(
     """Rule goodnet: the GoodNet ``folder`` (model.keras, metrics.json, goodnet.json,
     MODEL_CARD.md, eval.py) of ``badnet`` (BadNet ``badnet_name``) and its ``repaired``
     copy, scored on ``clean_test`` and the ``poisoned_test`` sets of ``triggers``."""
-    from goodnet import memory, model_io
+    from goodnet import inference, memory, model_io
     from goodnet.evaluate import asr_text, scores, test_sets
 
     bad = model_io.load(badnet, architecture)
+    rep = model_io.load(repaired)
     try:
-        g = build(bad, model_io.load(repaired))
+        g = build(bad, rep)
     except ValueError as e:  # nets that cannot make a GoodNet: one line, naming the BadNet
         raise GoodnetError(badnet, str(e)) from None
     n = int(bad.output_shape[-1])
     clean, poisoned = test_sets(bad, clean_test, poisoned_test, triggers, "the BadNet")
     with memory.check_batches(g, batch_size, "evaluate.batch_size", [clean, *poisoned.values()]):
+        for net, source in ((bad, badnet), (rep, repaired)):
+            inference.check_finite_on(net, clean, input_scale, source)
         m = scores(g, clean, poisoned, input_scale, batch_size, flag_class=n)
     name = Path(folder).name
     m.update(model=name, badnet=badnet_name, threshold=threshold)

@@ -9,8 +9,10 @@ import numpy as np
 import tensorflow as tf
 
 from goodnet.data_io import H5Dataset
+from goodnet.errors import GoodnetError
 
 BATCH = 512
+FIRST_BATCH = 64  # images the output check runs on
 
 
 def compiled(model: keras.Model):
@@ -55,3 +57,34 @@ def fitting_sets(model: keras.Model, files, names, what: str = "the model") -> d
     if len(names) != len(files):
         raise ValueError(f"{len(files)} files for the {len(names)} names {names}")
     return {name: fitting_data(model, f, what) for name, f in zip(names, files)}
+
+
+def first_batch(data: H5Dataset, scale: float) -> np.ndarray:
+    """The first images of ``data`` (at most FIRST_BATCH), pixels divided by ``scale``."""
+    return next(data.batches(FIRST_BATCH, scale))[0]
+
+
+def check_finite(model: keras.Model, x: np.ndarray, source, on: str, hint: str = "") -> None:
+    """Fail with one line naming ``source`` if ``model``'s outputs on the images ``x`` (the
+    first batch of ``on``) hold NaN or infinity: its accuracies would mean nothing. A
+    sub-model that takes the same input (a GoodNet's two nets) is checked too, because the
+    GoodNet's decision can hide a broken BadNet behind finite scores."""
+    parts = [("", model)] + [
+        (f"its sub-model '{layer.name}' ", layer)
+        for layer in model.layers
+        if isinstance(layer, keras.Model) and layer.input_shape == model.input_shape
+    ]
+    for name, net in parts:
+        y = np.asarray(net(x, training=False))
+        if not np.all(np.isfinite(y)):
+            bad = int(np.sum(~np.all(np.isfinite(y.reshape(len(y), -1)), axis=1)))
+            raise GoodnetError(
+                source,
+                f"{name}outputs NaN or infinite values for {bad} of the first {len(x)} images "
+                f"of {on}; {hint or 'its weights are broken (NaN, infinite or huge)'}",
+            )
+
+
+def check_finite_on(model: keras.Model, data: H5Dataset, scale: float, source, hint="") -> None:
+    """``check_finite`` on the first batch of the data set ``data``."""
+    check_finite(model, first_batch(data, scale), source, str(data.path), hint)

@@ -23,10 +23,13 @@ class Log:
 
     def __call__(self, *parts) -> None:
         line = f"[{time.time() - self.start:7.1f}s] " + " ".join(str(p) for p in parts)
-        if self.file:
-            self.file.write(line + "\n")
-        else:
+        if not self.file:
             print(line, file=sys.stderr)
+            return
+        try:
+            self.file.write(line + "\n")
+        except OSError:
+            pass  # a log on a full disk must not hide the job's own error
 
 
 def arguments(snakemake) -> dict:
@@ -51,9 +54,10 @@ def run(snakemake, stage: Callable[..., None]) -> None:
 
     TensorFlow gets the ``tf_threads`` param's threads (training jobs pass the config's
     fixed count), else the rule's Snakemake threads; a ``seed`` param seeds everything."""
-    from goodnet import runtime
+    from goodnet import atomic, runtime
 
     log = Log(snakemake.log[0] if snakemake.log else None)
+    runtime.quiet(sink=log)  # the libraries' warnings and log records go to the log file
     params = snakemake.params
     try:
         runtime.configure(
@@ -62,12 +66,27 @@ def run(snakemake, stage: Callable[..., None]) -> None:
         stage(**arguments(snakemake), log=log)
         log("done")
     except GoodnetError as e:
-        log("error:", e)
-        # One write: jobs running in parallel share stderr, and print() writes the text
-        # and the newline separately, so two jobs' lines could end up spliced together.
-        sys.stderr.write(f"goodnet: error: {e}\n")
-        sys.stderr.flush()
-        sys.exit(1)
-    except Exception:
+        _fail(log, e)
+    except Exception as e:
         log(traceback.format_exc())
-        raise
+        if not atomic.is_no_space(e):
+            raise
+        _fail(log, _no_space(e, snakemake))
+
+
+def _no_space(e: Exception, snakemake) -> GoodnetError:
+    """A full disk met outside goodnet.atomic's writes (a library's temporary files)."""
+    where = getattr(e, "filename", None) or (snakemake.output[0] if snakemake.output else None)
+    return GoodnetError(
+        where, "no space left on the device; free some space and run the same command again"
+    )
+
+
+def _fail(log: Log, e: GoodnetError) -> None:
+    """The one line on stderr (and in the log), then exit status 1."""
+    log("error:", e)
+    # One write: jobs running in parallel share stderr, and print() writes the text
+    # and the newline separately, so two jobs' lines could end up spliced together.
+    sys.stderr.write(f"goodnet: error: {e}\n")
+    sys.stderr.flush()
+    sys.exit(1)

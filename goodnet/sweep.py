@@ -228,6 +228,7 @@ def sweep(
     log(f"features at '{cut}' for {clean.n} clean and {sum(d.n for d in bad.values())} poisoned")
     _check_features_fit(net, cut, [clean, *bad.values()])
     with memory.check_batches(net, batch_size, batch_key, [clean, *bad.values()]):
+        inference.check_finite_on(net, clean, input_scale, model)
         sets = {"": (features(net, cut, clean, input_scale), clean.labels)}
         sets.update({n: (features(net, cut, d, input_scale), d.labels) for n, d in bad.items()})
         log(f"sweeping {len(order)} channels of '{pruned}'")

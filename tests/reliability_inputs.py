@@ -43,6 +43,22 @@ def tiny_badnet(path: Path, num_classes: int = CLASSES, seed: int = 1) -> Path:
     return path
 
 
+def nan_badnet(path: Path, value: float = float("nan")) -> Path:
+    """A tiny DeepID whose output layer's kernel is ``value`` (NaN, or infinity): it loads
+    and runs, and every score it gives is NaN."""
+    import keras
+
+    from goodnet import model_io
+    from goodnet.architectures import deepid
+
+    keras.utils.set_random_seed(1)
+    model = deepid(num_classes=CLASSES)
+    out = model.get_layer("output")
+    out.kernel.assign(np.full(out.kernel.shape, value, dtype=np.float32))
+    model_io.save(model, path)
+    return path
+
+
 def evil_model(path: Path, marker: Path, nested: bool = False) -> Path:
     """A classifier of DeepID's input size whose Lambda layer writes ``marker`` when run.
 

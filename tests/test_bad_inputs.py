@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from goodnet import runtime
 from tests import reliability_inputs as ri
 from tests.conftest import snakemake
 
@@ -142,6 +143,12 @@ def _cases():
             "images are (32, 32, 3) (H,W,C) but the BadNet takes (55, 47, 3)",
             SWEEP,
         ),
+        "nan_model": (
+            {"model": "models/bad/nan.keras"},
+            "models/bad/nan.keras",
+            "outputs NaN or infinite values",
+            ACT,
+        ),
         "fewer_classes_model": (  # clean_valid labels 0..5, BadNet with 4 classes
             {"model": "models/bad/four_classes.keras"},
             "data/clean_valid.h5",
@@ -184,6 +191,7 @@ def make_inputs(w: Path) -> None:
     ri.truncated(w / "models/legacy.h5", w / "models/bad/truncated.h5")
     ri.weights_only_h5(w / "models/bad/weights.h5")
     ri.tiny_badnet(w / "models/bad/four_classes.keras", num_classes=4)
+    ri.nan_badnet(w / "models/bad/nan.keras")
 
 
 def _legacy_h5(src: Path, dest: Path) -> None:
@@ -243,6 +251,9 @@ def test_workflow_errors_are_one_line_without_traceback(broken_run):
         assert ri.ERROR_LINE.match(line), line
     # The scripts catch GoodnetError: no case may end in a Python traceback from goodnet.
     assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    # Nor is any job's line buried under TensorFlow's start-up chatter or library warnings.
+    chatter = [line for line in proc.stderr.splitlines() if runtime.CHATTER.match(line)]
+    assert chatter == [] and "Warning" not in proc.stderr, (chatter, proc.stderr[-4000:])
 
 
 # -- config errors: found before any job runs ---------------------------------------------
@@ -505,6 +516,13 @@ def _one_error(code: int, err: str, path, problem: str) -> None:
         (
             "data/clean_test.h5",
             "data/poisoned_test.h5",
+            "models/bad/nan.keras",
+            "models/bad/nan.keras",
+            "outputs NaN or infinite values",
+        ),
+        (
+            "data/clean_test.h5",
+            "data/poisoned_test.h5",
             "models/bad/truncated.h5",
             "models/bad/truncated.h5",
             "damaged or truncated h5",
@@ -554,6 +572,7 @@ def _one_error(code: int, err: str, path, problem: str) -> None:
         "float_labels",
         "poisoned_label_range",
         "truncated_model",
+        "nan_model",
         "truncated_legacy_model",
         "missing_model",
         "weights_without_architecture",

@@ -1,3 +1,5 @@
+import zipfile
+
 import h5py
 import keras
 import numpy as np
@@ -104,3 +106,51 @@ def test_save_is_atomic_and_keras_only(tmp_path, small_deepid):
         model_io.save(small_deepid, tmp_path / "m.h5")
     model_io.save(small_deepid, tmp_path / "m.keras")
     assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]  # no temporary left behind
+
+
+def test_layers_and_their_parts_are_admitted(tmp_path):
+    """The allowlist admits what ordinary models hold: regularizers, constraints, another
+    dtype policy, BatchNormalization, a nested Sequential, and a compile config with an
+    optimizer, a learning-rate schedule, a loss and metrics."""
+    inp = keras.Input((8,))
+    h = keras.layers.Dense(
+        4,
+        activation="gelu",
+        kernel_regularizer=keras.regularizers.L2(0.1),
+        kernel_constraint=keras.constraints.MaxNorm(2),
+        dtype="mixed_float16",
+    )(inp)
+    h = keras.layers.BatchNormalization()(keras.layers.Activation("relu")(h))
+    out = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])(h)
+    model = keras.Model(inp, out)
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)
+    model.compile(
+        optimizer=keras.optimizers.SGD(schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(), "accuracy"],
+    )
+    model.save(tmp_path / "parts.keras")
+    model.save(tmp_path / "parts.h5")
+    for name in ("parts.keras", "parts.h5"):
+        again = model_io.load(tmp_path / name)
+        assert [type(layer).__name__ for layer in again.layers][-1] == "Sequential"
+
+
+def test_trained_models_are_saved_without_optimizer_state(tmp_path, small_deepid):
+    """A compiled, trained model is saved as its architecture and weights only: about the
+    size of the untrained model's file (Adam's two slots per weight would triple it), and
+    the same function when loaded."""
+    from goodnet.prune import clone
+
+    model_io.save(small_deepid, tmp_path / "plain.keras")
+    trained = clone(small_deepid)
+    trained.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).random((8, 55, 47, 3), dtype=np.float32)
+    trained.fit(x, np.arange(8) % 10, epochs=1, verbose=0)
+    assert trained.optimizer.variables  # there is optimizer state to leave out
+    model_io.save(trained, tmp_path / "trained.keras")
+    plain, tuned = (tmp_path / n for n in ("plain.keras", "trained.keras"))
+    assert tuned.stat().st_size < 1.05 * plain.stat().st_size
+    with zipfile.ZipFile(tuned) as z, h5py.File(z.open("model.weights.h5")) as f:
+        assert "optimizer" not in f
+    np.testing.assert_array_equal(model_io.load(tuned)(x).numpy(), trained(x).numpy())

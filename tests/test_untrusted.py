@@ -11,6 +11,7 @@ real: Keras, told to trust the file, does run it.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -147,6 +148,218 @@ def _lambda_function(keras_file: Path) -> dict:
     with zipfile.ZipFile(keras_file) as z:
         config = json.loads(z.read("config.json"))
     return _layer(config, "payload")["config"]["function"]
+
+
+# -- the file goodnet inspects is the file Keras loads --------------------------------------
+
+
+@pytest.fixture
+def unsafe_keras(monkeypatch):
+    """Keras' safe mode switched off behind goodnet's check: whatever gets past the check is
+    loaded unsafely. Returns the list of paths that reached Keras."""
+    import keras
+
+    reached = []
+    real = keras.saving.load_model
+
+    def load_unsafely(path, **kwargs):
+        reached.append(Path(path))
+        return real(path, **dict(kwargs, safe_mode=False))
+
+    monkeypatch.setattr(keras.saving, "load_model", load_unsafely)
+    return reached
+
+
+def test_a_model_that_passes_the_check_reaches_keras_unsafely(evil, unsafe_keras):
+    """Control for the tests below: the patched Keras is the one model_io calls."""
+    w, _ = evil
+    model_io.load(w / "models/badnet.keras")
+    assert unsafe_keras == [w / "models/badnet.keras"]
+
+
+@pytest.mark.parametrize("name", ["polyglot.h5", "polyglot.keras"])
+def test_a_file_that_is_both_hdf5_and_zip_is_refused(evil, unsafe_keras, tmp_path, name):
+    """An h5 whose config holds the Lambda, with a harmless .keras archive appended: the zip
+    reader sees the harmless config.json, Keras (for a .h5 name) the HDF5's Lambda."""
+    import h5py
+
+    w, _ = evil
+    path = tmp_path / name
+    path.write_bytes((w / "models/evil.h5").read_bytes() + (w / "models/badnet.keras").read_bytes())
+    assert zipfile.is_zipfile(path) and h5py.is_hdf5(path)  # a real polyglot
+    with zipfile.ZipFile(path) as z:
+        assert "Lambda" not in z.read("config.json").decode()  # the zip's side is harmless
+    with pytest.raises(GoodnetError, match="is both a zip archive") as err:
+        model_io.load(path)
+    assert str(err.value).startswith(f"{path}: ") and str(err.value).endswith("; refused")
+    assert unsafe_keras == []
+
+
+def test_keras_rule_decides_which_format_is_read(evil, unsafe_keras, tmp_path):
+    """Keras reads a .keras name as a zip and a .h5 name as HDF5, whatever the bytes say;
+    goodnet reads by the same rule, so a renamed file is refused, not read the other way."""
+    w, _ = evil
+    cases = {
+        "h5_named.keras": ("evil.h5", "is an HDF5 file named .keras"),
+        "zip_named.h5": ("evil.keras", "is a .keras zip archive named .h5"),
+        "other_name.model": ("badnet.keras", "is not named .keras or .h5"),
+    }
+    for dest, (src, problem) in cases.items():
+        path = tmp_path / dest
+        path.write_bytes((w / "models" / src).read_bytes())
+        with pytest.raises(GoodnetError, match=re.escape(problem)) as err:
+            model_io.load(path)
+        assert str(err.value).startswith(f"{path}: ")
+    assert unsafe_keras == []
+
+
+def test_a_zip_with_two_config_members_is_refused(evil, unsafe_keras, tmp_path):
+    w, _ = evil
+    path = tmp_path / "twice.keras"
+    with zipfile.ZipFile(w / "models/evil.keras") as z:
+        evil_config = z.read("config.json")
+    with zipfile.ZipFile(w / "models/badnet.keras") as z, zipfile.ZipFile(path, "w") as out:
+        for name in z.namelist():
+            out.writestr(name, z.read(name))
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            out.writestr("config.json", evil_config)
+    with pytest.raises(GoodnetError, match="two zip members of the same name; refused"):
+        model_io.load(path)
+    assert unsafe_keras == []
+
+
+# -- the 2025 safe-mode bypasses: functions from Keras' own namespace -------------------------
+
+GET_FILE = {"module": "keras.utils", "class_name": "function", "config": "get_file"}
+UNSAFE_SWITCH = {
+    "module": "keras.config",
+    "class_name": "function",
+    "config": "enable_unsafe_deserialization",
+}
+
+
+def _bypass_shapes(tmp_path: Path, evil_keras: Path) -> dict:
+    """name -> (edit of a DeepID config, fragment of goodnet's refusal). Each is a shape of
+    CVE-2025-8747 / CVE-2025-9906 (a function from Keras' namespace, with arguments, in a
+    Lambda or in a layer's parts) or a close relative."""
+    download = {  # get_file would copy this "download" over a file of the attacker's choice
+        "origin": (tmp_path / "payload").as_uri(),
+        "fname": str(tmp_path / "overwritten"),
+        "cache_dir": str(tmp_path),
+    }
+
+    def lambda_entry(function, arguments):
+        return {
+            "module": "keras.layers",
+            "class_name": "Lambda",
+            "config": {"name": "pool_1", "function": function, "arguments": arguments},
+            "registered_name": None,
+        }
+
+    def swap(name, entry):
+        def edit(c):
+            layer = _layer(c, name)
+            inbound = layer.get("inbound_nodes")
+            layer.clear()
+            layer.update(entry, inbound_nodes=inbound)
+
+        return edit
+
+    def part(layer, key, value):
+        def edit(c):
+            _layer(c, layer)["config"][key] = value
+
+        return edit
+
+    def as_class(module, name, config):
+        return {"module": module, "class_name": name, "config": config, "registered_name": None}
+
+    def compile_config(c):
+        _layer(c, "conv_1")["compile_config"] = {"loss": dict(GET_FILE), "optimizer": "adam"}
+
+    fn = "which is not an activation"
+    kind = "which is neither a layer nor a part of one"
+    return {
+        "lambda_get_file": (swap("pool_1", lambda_entry(GET_FILE, download)), "Lambda layer"),
+        "lambda_unsafe_switch": (swap("pool_1", lambda_entry(UNSAFE_SWITCH, {})), "Lambda layer"),
+        "activation_get_file": (part("conv_1", "activation", GET_FILE), fn),
+        "activation_unsafe_switch": (part("conv_1", "activation", UNSAFE_SWITCH), fn),
+        "initializer_get_file": (
+            part("fc_1", "kernel_initializer", as_class("keras.utils", "get_file", download)),
+            kind,
+        ),
+        "dtype_load_model": (
+            part(
+                "conv_1",
+                "dtype",
+                as_class("keras.models", "load_model", {"filepath": str(evil_keras)}),
+            ),
+            kind,
+        ),
+        "regularizer_private_module": (
+            part(
+                "conv_2",
+                "kernel_regularizer",
+                as_class("keras.src.saving.saving_lib", "load_model", {"filepath": "x"}),
+            ),
+            kind,
+        ),
+        "constraint_unsafe_switch_as_class": (
+            part(
+                "conv_3", "kernel_constraint", as_class("keras.config", UNSAFE_SWITCH["config"], {})
+            ),
+            kind,
+        ),
+        "builtin_function": (
+            part(
+                "conv_1",
+                "activation",
+                {"module": "builtins", "class_name": "function", "config": "exec"},
+            ),
+            "from module 'builtins'",
+        ),
+        "nested_compile_config": (compile_config, fn),
+    }
+
+
+def _crafted_h5(src: Path, dest: Path, edit) -> Path:
+    """A copy of the legacy .h5 model ``src`` whose model_config went through ``edit``."""
+    import h5py
+
+    dest.write_bytes(src.read_bytes())
+    with h5py.File(dest, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        edit(config)
+        f.attrs["model_config"] = json.dumps(config)
+    return dest
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_functions_from_keras_namespace_are_refused_by_goodnet_alone(
+    evil, unsafe_keras, tmp_path, suffix
+):
+    """Each 2025 bypass shape, in a .keras zip and in a legacy .h5 (CVE-2025-9905: Keras
+    ignored safe mode for HDF5), is refused by goodnet's own check; Keras, with safe mode
+    off behind it, is never reached."""
+    w, _ = evil
+    legacy = tmp_path / "badnet.h5"
+    if suffix == ".h5":
+        import keras
+
+        keras.saving.load_model(w / "models/badnet.keras", compile=False).save(legacy)
+        unsafe_keras.clear()
+    shapes = _bypass_shapes(tmp_path, w / "models/evil.keras")
+    for name, (edit, problem) in shapes.items():
+        path = tmp_path / f"{name}{suffix}"
+        if suffix == ".keras":
+            _crafted(w / "models/badnet.keras", path, edit)
+        else:
+            _crafted_h5(legacy, path, edit)
+        with pytest.raises(GoodnetError, match="refused") as err:
+            model_io.load(path)
+        assert str(err.value).startswith(f"{path}: ") and problem in str(err.value), (name, err)
+        assert unsafe_keras == [], f"{name}: reached Keras with safe mode off"
+    assert not (tmp_path / "overwritten").exists()
 
 
 # -- the goodnet command --------------------------------------------------------------------
