@@ -91,7 +91,7 @@ def test_a_goodnet_folder_gets_the_permissions_of_an_ordinary_folder(tmp_path):
         )
     assert mode(tmp_path / "G1") == 0o755
     files = sorted(p.name for p in (tmp_path / "G1").iterdir())
-    assert files == ["MODEL_CARD.md", "goodnet.json", "metrics.json", "model.keras"]
+    assert files == ["MODEL_CARD.md", "eval.py", "goodnet.json", "metrics.json", "model.keras"]
     assert {p.name: mode(p) for p in (tmp_path / "G1").iterdir()} == dict.fromkeys(files, 0o644)
 
 
