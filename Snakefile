@@ -1,6 +1,12 @@
 # goodnet: repair BadNets with fine-pruning and build GoodNets.
 # Default: the embedded demo (config/config.yaml). Real study: --configfile config/csaw2020.yaml
+# config/README.md says what every config key means.
 import os
+
+from snakemake.utils import min_version
+
+# The release goodnet is tested with (requirements.txt pins 9.27.1).
+min_version("9.27")
 
 # A --configfile replaces the demo default instead of being merged into it: a real study
 # must not inherit the demo's BadNets. --config KEY=VALUE still overrides either.

@@ -22,9 +22,11 @@ runs one rule, and ``goodnet/<stage>.py`` holds its logic.
 7. ``report``: the summary table and plots.
 
 Shared by the stages: ``job`` (runs a stage as a Snakemake job), ``config``,
-``data_io``, ``model_io`` (untrusted models), ``architectures``, ``graph`` (the pruned
-layer and its cut), ``inference``, ``training``, ``metrics``, ``memory``, ``plots``,
-``atomic``, ``runtime``, ``errors``; ``cli`` is the ``goodnet`` command.
+``data_io``, ``model_io`` (untrusted models; ``model_file`` reads a model file's config
+without TensorFlow), ``architectures``, ``graph`` (the pruned layer and its cut),
+``inference`` (and the check of a model's outputs), ``training``, ``metrics``,
+``memory``, ``plots``, ``atomic`` (atomic writes, umask modes, a full disk), ``runtime``
+(quiet TensorFlow, threads, seeds), ``errors``; ``cli`` is the ``goodnet`` command.
 """
 
 __version__ = "0.1.0"

@@ -64,6 +64,11 @@ def atomic_dir(dest: str | Path) -> Iterator[Path]:
             if dest.exists():
                 shutil.rmtree(dest)
             os.replace(tmp, dest)
+        except GoodnetError as e:  # name the file by its final path, not the hidden one
+            inside = e.path is not None and Path(e.path).is_relative_to(tmp)
+            if not inside:
+                raise
+            raise GoodnetError(dest / Path(e.path).relative_to(tmp), e.problem) from None
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp)

@@ -9,6 +9,7 @@ payload is real by running it on purpose, with Keras' unsafe mode, in a subproce
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -174,3 +175,37 @@ def error_lines(stderr: str) -> list[str]:
 def leftovers(folder: Path) -> list[Path]:
     """Temporary files of goodnet.atomic (``.<name>.*.tmp*``) anywhere under ``folder``."""
     return sorted(p for p in Path(folder).rglob(".*.tmp*") if ".snakemake" not in p.parts)
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str):
+    """``folder`` as a tmpfs of ``size`` (e.g. "12m") for the block: a small disk that
+    fills up. Skips the test unless it runs as root and the mount works; always unmounts."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size},mode=0755"
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs on {folder}: {proc.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        if subprocess.run(["umount", str(folder)]).returncode != 0:
+            subprocess.run(["umount", "-l", str(folder)])  # busy: detach it now, free it later
+
+
+@contextlib.contextmanager
+def umask(mask: int):
+    """The process's umask set to ``mask`` for the block (children inherit it)."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)

@@ -4,11 +4,8 @@ umask, and a full disk is one line naming the output, with nothing partial left 
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import os
 import stat
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +14,6 @@ import pytest
 from goodnet import atomic
 from goodnet.errors import GoodnetError
 from tests import reliability_inputs as ri
-
-
-@contextlib.contextmanager
-def umask(mask: int):
-    old = os.umask(mask)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def mode(path: Path) -> int:
@@ -58,7 +46,7 @@ def _small_model():
 
 @pytest.mark.parametrize("mask", [0o022, 0o027, 0o002])
 def test_outputs_get_the_permissions_of_an_ordinary_write(tmp_path, mask):
-    with umask(mask):
+    with ri.umask(mask):
         written = _every_writer(tmp_path / "out")
         ordinary = tmp_path / "ordinary.txt"
         ordinary.write_text("as open() makes it\n")
@@ -77,7 +65,7 @@ def test_a_goodnet_folder_gets_the_permissions_of_an_ordinary_folder(tmp_path):
     ri.tiny_badnet(tmp_path / "repaired.keras", seed=2)
     ri.good_h5(tmp_path / "clean.h5")
     ri.good_h5(tmp_path / "poisoned.h5", labels=np.zeros(12, int), seed=2)
-    with umask(0o022):
+    with ri.umask(0o022):
         goodnet(
             badnet=tmp_path / "badnet.keras",
             repaired=tmp_path / "repaired.keras",
@@ -125,21 +113,8 @@ def test_running_out_of_space_is_one_line_naming_the_output(tmp_path):
 @pytest.fixture
 def small_disk(tmp_path):
     """A 1 MiB tmpfs (root only; skipped elsewhere or where mounting fails)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    folder = tmp_path / "small"
-    folder.mkdir()
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
+    with ri.tmpfs(tmp_path / "small", "1m") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 def test_every_writer_on_a_full_disk(small_disk):
@@ -196,3 +171,14 @@ def test_a_job_that_meets_a_full_disk_elsewhere_fails_with_one_line(tmp_path, ca
         "space and run the same command again"
     ]
     assert "No space left on device" in (tmp_path / "job.log").read_text()  # the traceback
+
+
+def test_a_full_disk_inside_a_goodnet_folder_names_the_final_path(tmp_path):
+    dest = tmp_path / "G1"
+    with pytest.raises(GoodnetError) as err:
+        with atomic.atomic_dir(dest) as tmp:
+            with atomic.atomic_path(tmp / "model.keras") as part:
+                part.write_bytes(b"half a model")
+                raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(err.value).startswith(f"{dest / 'model.keras'}: no space left"), err.value
+    assert list(tmp_path.iterdir()) == []

@@ -243,3 +243,21 @@ def test_default_profile_has_no_cluster_keys():
     # default-resources or executor there would silently replace the cluster's.
     p = profile("default")
     assert not {"executor", "default-resources", "set-resources", "config"} & set(p)
+
+
+def test_snakefile_asks_for_the_pinned_snakemake():
+    """min_version in the Snakefile is the release requirements.txt pins (major.minor)."""
+    m = re.search(r'^min_version\("([\d.]+)"\)', (ROOT / "Snakefile").read_text(), re.M)
+    assert m, "the Snakefile has no min_version(...)"
+    pinned = requirement_pins()["snakemake"]
+    assert pinned.startswith(m.group(1) + "."), (m.group(1), pinned)
+
+
+def test_workflow_catalog_file_describes_the_usage():
+    """.snakemake-workflow-catalog.yml as the catalog reads it: usage.mandatory-flags,
+    usage.software-stack-deployment (conda: the rules' envs), usage.report."""
+    usage = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert set(usage) == {"mandatory-flags", "software-stack-deployment", "report"}
+    assert usage["mandatory-flags"]["desc"] and "flags" in usage["mandatory-flags"]
+    assert usage["software-stack-deployment"]["conda"] is True and ENVS
+    assert usage["report"] is True and (ROOT / "report" / "workflow.rst").is_file()

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from goodnet.runtime import CHATTER
 from tests import reliability_inputs as ri
 from tests.conftest import ROOT, snakemake
 
@@ -226,6 +228,44 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_or_none(tmp_path):
         left = ri.leftovers(tmp_path)
         assert len(left) == 1 and left[0].name.startswith(".array.npy.")
         left[0].unlink()
+
+
+# -- a full disk ---------------------------------------------------------------------------
+
+ROOM = 4 * 1024**2  # what the full disk leaves: the sweep and two models fit, the GoodNet not
+
+
+def test_a_full_results_disk_is_one_line_and_a_rerun_completes(clean_runs, tmp_path):
+    """results/ on a 12 MiB tmpfs, filled so that the GoodNet (the last job) finds no room:
+    the run ends with one line naming the output and "no space", nothing partial is left at
+    a final path, and once space is freed the same command finishes what was missing, with
+    the results of an uninterrupted run. Outputs have the modes of umask 022 throughout."""
+    w = tmp_path / "full"
+    with ri.tmpfs(w / "results", "12m") as results:
+        filler = results / ".filler"
+        free = os.statvfs(results).f_bavail * os.statvfs(results).f_frsize
+        filler.write_bytes(b"\0" * (free - ROOM))
+        command = (TARGET, "--cores", "1")  # one job at a time: exactly one meets the full disk
+        with ri.umask(0o022):
+            first = snakemake(w, *command, configfile=CONFIG, check=False)
+        assert first.returncode != 0
+        lines = ri.error_lines(first.stderr)
+        assert len(lines) == 1, first.stderr[-4000:]
+        assert re.match(r"goodnet: error: results/\S+: no space left on the device", lines[0])
+        assert "Traceback" not in first.stderr, first.stderr[-4000:]
+        assert not [line for line in first.stderr.splitlines() if CHATTER.match(line)]
+        assert not (w / TARGET).exists()
+        filler.unlink()
+        assert_no_partial_outputs(w)
+
+        with ri.umask(0o022):
+            again = snakemake(w, *command, configfile=CONFIG, check=False)
+        assert again.returncode == 0, again.stderr[-4000:]
+        assert "rule sweep" not in again.stderr + again.stdout  # finished work is kept
+        assert_no_partial_outputs(w)
+        assert_same_results(clean_runs[0], w)
+        modes = {str(p.relative_to(w)): stat.S_IMODE(p.stat().st_mode) for p in results.rglob("*")}
+        assert {p: m for p, m in modes.items() if m != (0o755 if (w / p).is_dir() else 0o644)} == {}
 
 
 # Calls that write a file, unless their first argument is a temporary path from goodnet.atomic.
