@@ -182,7 +182,7 @@ def cmd_predict(args) -> None:
         check_size(p, rgb, shape)
     images = np.stack(pixels)
     first = images[: inference.FIRST_BATCH] / np.float32(scale)
-    inference.check_finite(model, first, path, "the images given")
+    inference.check_finite(model, first, path, f"the first {len(first)} images given")
     # In batches: a shell glob can name many thousands of images.
     for start in range(0, len(images), PREDICT_BATCH):
         batch = images[start : start + PREDICT_BATCH] / np.float32(scale)

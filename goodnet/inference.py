@@ -64,11 +64,11 @@ def first_batch(data: H5Dataset, scale: float) -> np.ndarray:
     return next(data.batches(FIRST_BATCH, scale))[0]
 
 
-def check_finite(model: keras.Model, x: np.ndarray, source, on: str, hint: str = "") -> None:
-    """Fail with one line naming ``source`` if ``model``'s outputs on the images ``x`` (the
-    first batch of ``on``) hold NaN or infinity: its accuracies would mean nothing. A
-    sub-model that takes the same input (a GoodNet's two nets) is checked too, because the
-    GoodNet's decision can hide a broken BadNet behind finite scores."""
+def check_finite(model: keras.Model, x: np.ndarray, source, images: str, hint: str = "") -> None:
+    """Fail with one line naming ``source`` if ``model``'s outputs on ``x`` (described by
+    ``images``) hold NaN or infinity: its accuracies would mean nothing. A sub-model that
+    takes the same input (a GoodNet's two nets) is checked too, because the GoodNet's
+    decision can hide a broken BadNet behind finite scores."""
     parts = [("", model)] + [
         (f"its sub-model '{layer.name}' ", layer)
         for layer in model.layers
@@ -80,11 +80,12 @@ def check_finite(model: keras.Model, x: np.ndarray, source, on: str, hint: str =
             bad = int(np.sum(~np.all(np.isfinite(y.reshape(len(y), -1)), axis=1)))
             raise GoodnetError(
                 source,
-                f"{name}outputs NaN or infinite values for {bad} of the first {len(x)} images "
-                f"of {on}; {hint or 'its weights are broken (NaN, infinite or huge)'}",
+                f"{name}outputs NaN or infinite values for {bad} of {images}; "
+                f"{hint or 'its weights are broken (NaN, infinite or huge)'}",
             )
 
 
 def check_finite_on(model: keras.Model, data: H5Dataset, scale: float, source, hint="") -> None:
     """``check_finite`` on the first batch of the data set ``data``."""
-    check_finite(model, first_batch(data, scale), source, str(data.path), hint)
+    x = first_batch(data, scale)
+    check_finite(model, x, source, f"the first {len(x)} images of {data.path}", hint)
