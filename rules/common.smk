@@ -9,7 +9,9 @@ from goodnet import config as gcfg
 from goodnet.errors import GoodnetError
 
 try:
-    gcfg.check(config, Path(workflow.basedir) / "config" / "schema.yaml", workflow.configfiles)
+    gcfg.check(
+        config, Path(workflow.basedir) / "config" / "schema.yaml", workflow.configfiles
+    )
 except GoodnetError as e:
     raise WorkflowError(f"goodnet: {e}") from None
 
