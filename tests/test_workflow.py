@@ -124,12 +124,10 @@ def test_goodnet_loads_with_plain_keras_where_goodnet_cannot_be_imported(tiny_ru
     from goodnet.data_io import H5Dataset
 
     w, env = tiny_run, without_goodnet(tmp_path)
-    sets = [w / "data/demo/clean_test_data.h5", w / "data/demo/sticker_poisoned_test_data.h5"]
-    sets += [w / "data/demo/sunglasses_poisoned_test_data.h5"]
-    for g, b in (("G1", "B1"), ("G2", "B2")):
+
+    def run(*args):  # a Python process in which goodnet cannot be imported
         proc = subprocess.run(
-            [sys.executable, "-c", LOAD_AND_PREDICT, str(w / f"results/{g}/model.keras")]
-            + [str(s) for s in sets],
+            [sys.executable, *map(str, args)],
             capture_output=True,
             text=True,
             env=env,
@@ -137,7 +135,13 @@ def test_goodnet_loads_with_plain_keras_where_goodnet_cannot_be_imported(tiny_ru
             timeout=300,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
-        got = [np.array(line.split(), dtype=int) for line in proc.stdout.splitlines()]
+        return proc.stdout
+
+    sets = [w / "data/demo/clean_test_data.h5", w / "data/demo/sticker_poisoned_test_data.h5"]
+    sets += [w / "data/demo/sunglasses_poisoned_test_data.h5"]
+    for g, b in (("G1", "B1"), ("G2", "B2")):
+        out = run("-c", LOAD_AND_PREDICT, w / f"results/{g}/model.keras", *sets)
+        got = [np.array(line.split(), dtype=int) for line in out.splitlines()]
         bad = model_io.load(w / f"models/demo/{b}.keras")
         rep = model_io.load(w / f"results/{b}/fine_pruned/X2.keras")
         flagged = 0
@@ -153,13 +157,4 @@ def test_goodnet_loads_with_plain_keras_where_goodnet_cannot_be_imported(tiny_ru
         images = [tmp_path / f"{g}_{i}.png" for i in range(3)]
         for img, px in zip(images, x):
             Image.fromarray(px).save(img)
-        proc = subprocess.run(
-            [sys.executable, str(w / f"results/{g}/eval.py")] + [str(i) for i in images],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=300,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert proc.stdout.split() == [str(c) for c in got[1][:3]]
+        assert run(w / f"results/{g}/eval.py", *images).split() == [str(c) for c in got[1][:3]]
