@@ -124,11 +124,6 @@ def uncompiled(model: keras.Model) -> keras.Model:
 # -- inspection -----------------------------------------------------------------------
 
 
-def read_model_config(path: Path) -> dict:
-    """The architecture config that Keras will read from a .keras zip or a legacy .h5."""
-    return read_config(path)
-
-
 def check_config_is_safe(config, path: Path) -> None:
     """Refuse anything a model config may name beyond layers and the parts of layers."""
     for node, is_layer, in_compile in _walk(config):
