@@ -19,7 +19,10 @@ BADNETS = config["badnets"]
 GOODNETS = gcfg.goodnet_names(config)  # badnet -> goodnet
 BADNET_OF = {g: b for b, g in GOODNETS.items()}
 DEFENSES = gcfg.defenses(config["prune"]["thresholds"])  # name -> (kind, X)
+XS = list(dict.fromkeys(x for _, x in DEFENSES.values() if x))  # X as in file names
 GOODNET_X = f"{config['prune']['goodnet_threshold']:g}"
+PRUNED_MODEL = "results/{badnet}/pruned/X{x}.keras"
+PRUNED_INFO = "results/{badnet}/pruned/X{x}.json"
 DEMO = config.get("demo")
 GPU = config["gpus_per_job"]
 # Training jobs run TensorFlow on this many threads even when --cores lowers their
@@ -35,7 +38,7 @@ def tf_env():
 wildcard_constraints:
     badnet="|".join(BADNETS),
     goodnet="|".join(GOODNETS.values()),
-    x="|".join(dict.fromkeys(x for _, x in DEFENSES.values() if x)).replace(".", r"\."),
+    x="|".join(XS).replace(".", r"\."),
 
 
 def demo_files():
@@ -115,16 +118,13 @@ def poisoned(key):
 def defense_models(wildcards):
     """The model file of each defense of the BadNet, in DEFENSES order."""
     made_by = {
-        "fine_tuned": rules.fine_tune,
-        "pruned": rules.prune,
-        "fine_pruned": rules.fine_prune,
+        "badnet": badnet_model(wildcards),
+        "fine_tuned": rules.fine_tune.output.tuned,
+        "pruned": PRUNED_MODEL,
+        "fine_pruned": rules.fine_prune.output.tuned,
     }
     return [
-        (
-            badnet_model(wildcards)
-            if kind == "badnet"
-            else made_by[kind].output[0].format(badnet=wildcards.badnet, x=x)
-        )
+        made_by[kind].format(badnet=wildcards.badnet, x=x)
         for kind, x in DEFENSES.values()
     ]
 
