@@ -18,7 +18,6 @@ if not workflow.overwrite_configfiles:
 include: "rules/common.smk"
 include: "rules/demo_data.smk"
 include: "rules/attack.smk"
-include: "rules/activations.smk"
 include: "rules/sweep.smk"
 include: "rules/prune.smk"
 include: "rules/fine_tune.smk"

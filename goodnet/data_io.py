@@ -26,6 +26,7 @@ class H5Dataset:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._pixels: np.ndarray | None = None  # set by cache()
         try:
             with h5py.File(self.path, "r") as f:
                 self._inspect(f)
@@ -117,10 +118,19 @@ class H5Dataset:
 
     # -- reading ----------------------------------------------------------------------
 
+    def cache(self) -> "H5Dataset":
+        """Keep the pixels in memory (``load_pixels``), so that every later pass over the
+        set reads memory instead of the file: for a job that runs several models over it."""
+        self._pixels = self.load_pixels()
+        return self
+
     def batches(
         self, batch_size: int = READ_ROWS, scale: float = 1.0
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (float32 NHWC pixels / scale, labels) in file order."""
+        if self._pixels is not None:
+            yield from self._cached_batches(batch_size, scale)
+            return
         with h5py.File(self.path, "r") as f:
             data = f["data"]
             for start in range(0, self.n, batch_size):
@@ -130,6 +140,15 @@ class H5Dataset:
                 if scale != 1.0:
                     x = x / np.float32(scale)
                 yield np.ascontiguousarray(x), self.labels[start : start + batch_size]
+
+    def _cached_batches(self, batch_size: int, scale: float):
+        # The same float32 values as a read from the file: whole-number pixels are exact
+        # in uint8, the others were cast to float32 as the file path casts them.
+        for start in range(0, self.n, batch_size):
+            x = np.asarray(self._pixels[start : start + batch_size], dtype=np.float32)
+            if scale != 1.0:
+                x = x / np.float32(scale)
+            yield np.ascontiguousarray(x), self.labels[start : start + batch_size]
 
     def load_pixels(self) -> np.ndarray:
         """All images NHWC, as uint8 when the pixels are whole numbers (4x less memory)."""

@@ -28,28 +28,50 @@ def scores(model, clean, poisoned: dict, input_scale, batch_size, flag_class=Non
 
 def evaluate(
     *,
-    model,
+    models,
     clean_test,
     metrics,
+    defenses,
     input_scale,
-    defense: str,
     badnet_name: str,
     poisoned_test=(),
     triggers=None,
-    architecture=None,
+    architectures=None,
     batch_size=512,
     log=print,
 ) -> None:
-    """Rule evaluate: the ``metrics`` (json) of ``model``, BadNet ``badnet_name``'s
-    ``defense``, on ``clean_test`` and the ``poisoned_test`` sets of ``triggers``."""
-    net = model_io.load(model, architecture)
-    clean, poisoned = test_sets(net, clean_test, poisoned_test, triggers, "the model")
-    with memory.check_batches(net, batch_size, "evaluate.batch_size", [clean, *poisoned.values()]):
-        inference.check_finite_on(net, clean, input_scale, model)
-        m = scores(net, clean, poisoned, input_scale, batch_size)
-    m.update(model=defense, badnet=badnet_name, parameters=int(net.count_params()))
-    atomic.write_json(metrics, m)
-    log(f"{badnet_name}/{defense}: clean accuracy {m['clean_accuracy']:.2f} %, {asr_text(m)}")
+    """Rule evaluate: for each of BadNet ``badnet_name``'s ``defenses``, the ``metrics``
+    (json) of its model in ``models`` on ``clean_test`` and the ``poisoned_test`` sets of
+    ``triggers``. One job reads the test sets once and scores every model, instead of one
+    TensorFlow start-up and one read per model (BENCHMARKS.md). ``architectures``: per
+    model, the built-in architecture of a weights file, or None."""
+    architectures = architectures or [None] * len(models)
+    sets = None
+    results = []
+    for defense, path, architecture in zip(defenses, models, architectures, strict=True):
+        net = model_io.load(path, architecture)
+        if sets is None:  # read and checked once, then kept in memory for every model
+            sets = _cached(*test_sets(net, clean_test, poisoned_test, triggers, "the model"))
+        every = [sets[0], *sets[1].values()]
+        for data in every:
+            inference.check_data_fits(net, data, "the model")
+        with memory.check_batches(net, batch_size, "evaluate.batch_size", every):
+            inference.check_finite_on(net, sets[0], input_scale, path)
+            m = scores(net, *sets, input_scale, batch_size)
+        m.update(model=defense, badnet=badnet_name, parameters=int(net.count_params()))
+        results.append(m)
+        log(f"{badnet_name}/{defense}: clean accuracy {m['clean_accuracy']:.2f} %, {asr_text(m)}")
+    # Written only once every model is scored: a failure leaves no metrics behind.
+    for path, m in zip(metrics, results, strict=True):
+        atomic.write_json(path, m)
+
+
+def _cached(clean, poisoned: dict):
+    """The test sets with their pixels in memory (checked to fit first)."""
+    for data in (clean, *poisoned.values()):
+        memory.check_pixels(data)
+        data.cache()
+    return clean, poisoned
 
 
 def asr_text(m: dict) -> str:

@@ -23,8 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from goodnet import atomic, inference, memory, model_io, plots, sweep_plan
-from goodnet.activations import features
-from goodnet.errors import GoodnetError
+from goodnet.activations import features, mean_activation
 from goodnet.graph import pruned_and_cut
 from goodnet.metrics import percent
 
@@ -201,8 +200,8 @@ def naive_sweep(
 def sweep(
     *,
     model,
-    activations,
     clean_valid,
+    activations,
     table,
     clean_accuracy,
     attack_success_rate,
@@ -217,12 +216,13 @@ def sweep(
     batch_key="prune.batch_size",
     log=print,
 ) -> None:
-    """Rule sweep: the sweep ``table`` (csv), the seeds' accuracy arrays (.npy) and its
-    ``plot``, from ``model``, its ``activations``, clean data and the ``poisoned`` sets of
-    ``triggers`` (none: the ASR is not measured, and the arrays hold NaN)."""
+    """Rule sweep: the mean ``activations`` (.npy) of ``model``'s pruned channels on
+    ``clean_valid``, then the sweep in their order: its ``table`` (csv), the seeds' accuracy
+    arrays (.npy) and its ``plot``, on clean data and the ``poisoned`` sets of ``triggers``
+    (none: the ASR is not measured, and the arrays hold NaN). The clean features serve
+    both, so they are computed once."""
     net = model_io.load(model, architecture)
     pruned, cut = pruned_and_cut(net, layer, model)
-    order = pruning_order(_load_activations(activations, net.get_layer(pruned).filters))
     clean = inference.fitting_data(net, clean_valid, "the BadNet")
     bad = inference.fitting_sets(net, poisoned, triggers, "the BadNet")
     log(f"features at '{cut}' for {clean.n} clean and {sum(d.n for d in bad.values())} poisoned")
@@ -230,10 +230,14 @@ def sweep(
     with memory.check_batches(net, batch_size, batch_key, [clean, *bad.values()]):
         inference.check_finite_on(net, clean, input_scale, model)
         sets = {"": (features(net, cut, clean, input_scale), clean.labels)}
+        mean = mean_activation(sets[""][0])
+        log(f"mean activation of '{pruned}' channels, measured at '{cut}', on clean images")
+        order = pruning_order(mean)
         sets.update({n: (features(net, cut, d, input_scale), d.labels) for n, d in bad.items()})
         log(f"sweeping {len(order)} channels of '{pruned}'")
         hits = sweep_hits(net, cut, order, sets, batch_size)
     result = Sweep(order, _percent(hits.pop(""), clean.n), *_asr(hits, bad, len(order) + 1))
+    atomic.save_npy(activations, mean)
     atomic.write_text(table, result.to_csv())
     # The seeds' arrays: accuracy after pruning 1, 2, ... C channels.
     atomic.save_npy(clean_accuracy, result.clean_accuracy[1:])
@@ -260,13 +264,3 @@ def _check_features_fit(model, cut, datasets) -> None:
     per_image = 4 * int(np.prod(model.get_layer(cut).output.shape[1:]))
     what = f"the '{cut}' features of {' + '.join(str(d.n) for d in datasets)} images"
     memory.check_array(per_image * sum(d.n for d in datasets), datasets[0].path, what)
-
-
-def _load_activations(path, channels: int) -> np.ndarray:
-    try:
-        mean = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise GoodnetError(path, f"is not a readable .npy array ({e})") from None
-    if mean.shape != (channels,) or not np.all(np.isfinite(mean)):
-        raise GoodnetError(path, f"holds shape {mean.shape}; want ({channels},) finite values")
-    return mean

@@ -19,7 +19,10 @@ BADNETS = config["badnets"]
 GOODNETS = gcfg.goodnet_names(config)  # badnet -> goodnet
 BADNET_OF = {g: b for b, g in GOODNETS.items()}
 DEFENSES = gcfg.defenses(config["prune"]["thresholds"])  # name -> (kind, X)
+XS = list(dict.fromkeys(x for _, x in DEFENSES.values() if x))  # X as in file names
 GOODNET_X = f"{config['prune']['goodnet_threshold']:g}"
+PRUNED_MODEL = "results/{badnet}/pruned/X{x}.keras"
+PRUNED_INFO = "results/{badnet}/pruned/X{x}.json"
 DEMO = config.get("demo")
 GPU = config["gpus_per_job"]
 # Training jobs run TensorFlow on this many threads even when --cores lowers their
@@ -35,8 +38,7 @@ def tf_env():
 wildcard_constraints:
     badnet="|".join(BADNETS),
     goodnet="|".join(GOODNETS.values()),
-    x="|".join(dict.fromkeys(x for _, x in DEFENSES.values() if x)).replace(".", r"\."),
-    defense="|".join(DEFENSES),
+    x="|".join(XS).replace(".", r"\."),
 
 
 def demo_files():
@@ -113,22 +115,26 @@ def poisoned(key):
     return files, names
 
 
-def defense_model(wildcards):
-    """The model file that defense ``wildcards.defense`` of the BadNet is scored as."""
-    kind, x = DEFENSES[wildcards.defense]
-    if kind == "badnet":
-        return badnet_model(wildcards)
+def defense_models(wildcards):
+    """The model file of each defense of the BadNet, in DEFENSES order."""
     made_by = {
-        "fine_tuned": rules.fine_tune,
-        "pruned": rules.prune,
-        "fine_pruned": rules.fine_prune,
+        "badnet": badnet_model(wildcards),
+        "fine_tuned": rules.fine_tune.output.tuned,
+        "pruned": PRUNED_MODEL,
+        "fine_pruned": rules.fine_prune.output.tuned,
     }
-    pattern = made_by[kind].output[0]
-    return pattern.format(badnet=wildcards.badnet, x=x)
+    return [
+        made_by[kind].format(badnet=wildcards.badnet, x=x)
+        for kind, x in DEFENSES.values()
+    ]
 
 
-def defense_architecture(wildcards):
-    return badnet_architecture(wildcards) if wildcards.defense == "badnet" else None
+def defense_architectures(wildcards):
+    """Per defense model: the BadNet's built-in architecture (a weights file), else None."""
+    return [
+        badnet_architecture(wildcards) if kind == "badnet" else None
+        for kind, _ in DEFENSES.values()
+    ]
 
 
 def goodnet_inputs(wildcards):
@@ -159,7 +165,7 @@ def goodnet_params(key):
 
 
 def all_metrics():
-    return expand(rules.evaluate.output.metrics, badnet=BADNETS, defense=DEFENSES)
+    return expand(rules.evaluate.output.metrics, badnet=BADNETS)
 
 
 def all_goodnets():

@@ -1,17 +1,18 @@
-# Step 5: clean accuracy and ASR of every defense's model on test data.
+# Step 5: clean accuracy and ASR of every defense's model on test data, one job per
+# BadNet: it reads the test sets once and scores every model (one metrics json each).
 
 
 rule evaluate:
     input:
-        model=defense_model,
+        models=defense_models,
         clean_test=data_file("clean_test"),
         poisoned_test=poisoned("poisoned_test")[0],
     output:
-        metrics="results/{badnet}/metrics/{defense}.json",
+        metrics=expand("results/{{badnet}}/metrics/{defense}.json", defense=DEFENSES),
     log:
-        "logs/{badnet}/evaluate_{defense}.log",
+        "logs/{badnet}/evaluate.log",
     benchmark:
-        "benchmarks/{badnet}/evaluate_{defense}.tsv"
+        "benchmarks/{badnet}/evaluate.tsv"
     conda:
         "../envs/tensorflow.yaml"
     threads: 2
@@ -19,10 +20,10 @@ rule evaluate:
         mem_mb=4000,
         runtime=30,
     params:
-        architecture=defense_architecture,
+        defenses=list(DEFENSES),
+        architectures=defense_architectures,
         input_scale=input_scale,
         triggers=poisoned("poisoned_test")[1],
-        defense="{defense}",
         badnet_name="{badnet}",
         batch_size=config["evaluate"]["batch_size"],
     script:

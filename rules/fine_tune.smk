@@ -31,8 +31,8 @@ rule fine_tune:
 
 rule fine_prune:
     input:
-        model=rules.prune.output.pruned,
-        info=rules.prune.output.info,
+        model=PRUNED_MODEL,
+        info=PRUNED_INFO,
         clean_valid=data_file("clean_valid"),
     output:
         tuned="results/{badnet}/fine_pruned/X{x}.keras",

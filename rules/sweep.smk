@@ -1,13 +1,15 @@
-# Step 2: the pruning sweep, clean accuracy and ASR after each channel pruned.
+# Steps 1 and 2: mean activation per channel of the pruned layer on clean validation
+# data, then the pruning sweep, clean accuracy and ASR after each channel pruned. One job:
+# both need the same features of the clean validation set, computed once.
 
 
 rule sweep:
     input:
         model=badnet_model,
-        activations=rules.activations.output.activations,
         clean_valid=data_file("clean_valid"),
         poisoned=poisoned("sweep")[0],
     output:
+        activations="results/{badnet}/activations.npy",
         table="results/{badnet}/prune_sweep.csv",
         clean_accuracy="results/{badnet}/clean_accuracy.npy",
         attack_success_rate="results/{badnet}/attack_success_rate.npy",

@@ -55,23 +55,18 @@ def test_a_goodnet_does_not_hide_a_broken_badnet(w):
 
 
 def test_every_stage_refuses_a_nan_model_and_writes_nothing(w, tmp_path):
-    from goodnet.activations import activations
     from goodnet.evaluate import evaluate
     from goodnet.fine_tune import fine_tune
     from goodnet.goodnet import goodnet
     from goodnet.sweep import sweep
 
     nan, out = w / "nan.keras", tmp_path / "out"
-    np.save(tmp_path / "act.npy", np.arange(60, dtype=np.float64))
     data = {"input_scale": 255, "log": lambda *a: None}
     stages = {
-        "activations": lambda: activations(
-            model=nan, clean_valid=w / "clean.h5", activations=out / "a.npy", **data
-        ),
         "sweep": lambda: sweep(
             model=nan,
-            activations=tmp_path / "act.npy",
             clean_valid=w / "clean.h5",
+            activations=out / "a.npy",
             poisoned=w / "poisoned.h5",
             table=out / "s.csv",
             clean_accuracy=out / "c.npy",

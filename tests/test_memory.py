@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from goodnet import memory
-from goodnet.activations import activations
 from goodnet.errors import GoodnetError
 from goodnet.evaluate import evaluate
 from goodnet.fine_tune import fine_tune
+from goodnet.sweep import sweep
 from tests import reliability_inputs as ri
 from tests.conftest import snakemake
 
@@ -155,12 +155,17 @@ def test_stages_check_before_running(inputs, tmp_path, monkeypatch):
     monkeypatch.setenv(memory.LIMIT_VARIABLE, "2M")  # a DeepID batch of 12 images needs about 6 MB
     w = inputs
     with pytest.raises(
-        GoodnetError, match=r"^config: evaluate.batch_size 512 \(batches of 12 images here\) needs"
+        GoodnetError, match=r"^config: prune.batch_size 512 \(batches of 12 images here\) needs"
     ):
-        activations(
+        sweep(
             model=str(w / "models/badnet.keras"),
             clean_valid=w / "data/clean_valid.h5",
+            poisoned=w / "data/poisoned_test.h5",
             activations=tmp_path / "a.npy",
+            table=tmp_path / "s.csv",
+            clean_accuracy=tmp_path / "c.npy",
+            attack_success_rate=tmp_path / "r.npy",
+            plot=tmp_path / "s.png",
             input_scale=255,
             batch_size=512,
         )
@@ -221,15 +226,15 @@ def test_workflow_batch_that_does_not_fit(inputs, monkeypatch):
     w = inputs
     monkeypatch.setenv(memory.LIMIT_VARIABLE, "2M")
     cfg = ri.write_config(
-        w / "config.yaml", {"B1": ri.badnet_entry()}, evaluate={"batch_size": 100000}
+        w / "config.yaml", {"B1": ri.badnet_entry()}, prune={"batch_size": 100000}
     )
     proc = snakemake(w, "results/B1/activations.npy", configfile=cfg, check=False)
     assert proc.returncode != 0
     assert any(
         re.fullmatch(
-            r"goodnet: error: config: evaluate.batch_size 100000 \(batches of 12 images here\) "
+            r"goodnet: error: config: prune.batch_size 100000 \(batches of 12 images here\) "
             r"needs about "
-            r"[\d.]+ MiB for activations; about 2.0 MiB are available; lower evaluate.batch_size",
+            r"[\d.]+ MiB for activations; about 2.0 MiB are available; lower prune.batch_size",
             line,
         )
         for line in ri.error_lines(proc.stderr)

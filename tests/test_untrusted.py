@@ -415,7 +415,7 @@ def test_workflow_refuses_and_never_runs_the_payload(evil):
         *targets,
         "--keep-going",
         "--set-threads",
-        "activations=1",
+        "sweep=1",
         "evaluate=1",
         configfile=cfg,
         check=False,
@@ -435,7 +435,7 @@ def test_workflow_refuses_and_never_runs_the_payload(evil):
         assert len(mine) >= 1, (b, lines)
     assert (
         sum("models/evil.keras: contains a Lambda" in line for line in lines) == 2
-    )  # activations and evaluate
+    )  # sweep and fine_tune (evaluate needs their outputs)
     assert any(
         line.startswith("goodnet: error: models/evil.h5: weights do not fit") for line in lines
     ), lines
