@@ -81,10 +81,21 @@ def activation_plot(dest, picture, where: str, poisoned_split: str, names: dict)
         label = f"poisoned {poisoned_split} data ({names.get(name, name)})"
         ax.plot(ranks, curve, color=colour, lw=1.2, marker=".", ms=3, label=label)
     top = max([picture.clean.max(), *(c.max() for c in picture.poisoned.values())] + [1e-9])
-    for i, (x, k) in enumerate(sorted(picture.pruned_by.items())):
+    for x, k in sorted(picture.pruned_by.items()):
         ax.axvspan(-0.5, k - 0.5, color="gray", alpha=0.12, lw=0)
         ax.axvline(k - 0.5, color="gray", ls=":", lw=1)
-        ax.text(k - 0.5, top * (0.97 - 0.07 * i), f" X={x:g}: {k}", color="dimgray", fontsize=8)
+        # Along the line, from the bottom: close thresholds must not write over each other.
+        label = f"X={x:g}: {k} pruned"
+        ax.text(
+            k - 0.5,
+            top * 0.02,
+            label,
+            rotation=90,
+            va="bottom",
+            ha="right",
+            fontsize=7,
+            color="dimgray",
+        )
     if picture.poisoned:
         title = f"Mean activation of {where}, in pruning order (poisoned: {poisoned_split} data)"
     else:
@@ -94,7 +105,7 @@ def activation_plot(dest, picture, where: str, poisoned_split: str, names: dict)
     ax.set_ylabel("mean activation")
     ax.set_xlim(-0.5, len(ranks) - 0.5)
     ax.set_ylim(0, top * 1.05)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=2)
     ax.grid(alpha=0.3, axis="y")
     _save(fig, dest)
 
