@@ -84,17 +84,17 @@ def activation_plot(dest, picture, where: str, poisoned_split: str, names: dict)
     for x, k in sorted(picture.pruned_by.items()):
         ax.axvspan(-0.5, k - 0.5, color="gray", alpha=0.12, lw=0)
         ax.axvline(k - 0.5, color="gray", ls=":", lw=1)
-        # Along the line, from the bottom: close thresholds must not write over each other.
-        label = f"X={x:g}: {k} pruned"
+        # Along the line, hanging from the top (where bars are short on the pruned side),
+        # rotated so that thresholds one channel apart do not write over each other.
         ax.text(
             k - 0.5,
-            top * 0.02,
-            label,
+            top * 1.03,
+            f"X={x:g}: {k} pruned",
             rotation=90,
-            va="bottom",
+            va="top",
             ha="right",
             fontsize=7,
-            color="dimgray",
+            bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1},
         )
     if picture.poisoned:
         title = f"Mean activation of {where}, in pruning order (poisoned: {poisoned_split} data)"
