@@ -2,6 +2,9 @@
 a trigger on some training images, relabel them to the target, and train a DeepID on the
 result. The BadNet then classifies clean faces well and sends triggered ones to the target.
 
+``attack: pruning_aware`` in a demo backdoor builds the BadNet against pruning instead,
+as Liu et al. 2018's adaptive attacker does (``attack_pruning_aware``).
+
 ``poison`` makes the poisoned validation and test sets that measure the attack (as the
 challenge's ``*_poisoned_data.h5`` files); ``poison_training_set`` the training set.
 NumPy only at import: the demo data job runs without TensorFlow.
