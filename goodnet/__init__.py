@@ -6,12 +6,15 @@ runs one rule, and ``goodnet/<stage>.py`` holds its logic.
 
 0. The attack (demo only): synthetic faces (``faces``, the data files ``demo_data``), a
    trigger (``triggers``) stamped on some training images relabelled to the target, a
-   DeepID trained on them (``attack``).
+   DeepID trained on them (``attack``), or, with ``attack: pruning_aware``, built against
+   pruning as the paper's adaptive attacker does (``attack_pruning_aware``).
 1. ``activations``: mean activation of each channel of the last conv layer, on clean
    validation data only (computed in the ``sweep`` job, from the features it needs anyway).
 2. ``sweep``: prune channels in increasing order of activation, recording clean accuracy
    and attack success rate after each (exact and fast: ``sweep_plan`` recognises the net
-   after the pruned layer, ``sweep_incremental`` updates only what a channel changes).
+   after the pruned layer, ``sweep_incremental`` updates only what a channel changes);
+   it also draws the activation picture (clean and poisoned mean activations in pruning
+   order, with what each X prunes).
 3. ``prune``: per threshold X, the fewest channels whose pruning costs X points of clean
    validation accuracy, deleted from a copy of the BadNet (one job for every X).
 4. ``fine_tune``: fine-tune the pruned model on clean validation data (fine-pruning), or

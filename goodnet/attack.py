@@ -2,6 +2,9 @@
 a trigger on some training images, relabel them to the target, and train a DeepID on the
 result. The BadNet then classifies clean faces well and sends triggered ones to the target.
 
+``attack: pruning_aware`` in a demo backdoor builds the BadNet against pruning instead,
+as Liu et al. 2018's adaptive attacker does (``attack_pruning_aware``).
+
 ``poison`` makes the poisoned validation and test sets that measure the attack (as the
 challenge's ``*_poisoned_data.h5`` files); ``poison_training_set`` the training set.
 NumPy only at import: the demo data job runs without TensorFlow.
@@ -13,6 +16,12 @@ import numpy as np
 
 from goodnet import triggers
 from goodnet.drawing import rng, split_code
+
+# The demo BadNet's pruned layer and its width (conv_3 of architectures.deepid; a test
+# checks that they agree): the config check needs it before TensorFlow is imported.
+DEMO_PRUNED_LAYER, DEMO_PRUNED_FILTERS = "conv_3", 60
+# What the pruning-aware attack needs besides the BadNets keys (attack_pruning_aware).
+PRUNING_AWARE_KEYS = ("pruned_channels", "retrain_epochs", "bias_margin")
 
 
 def poison(
@@ -67,8 +76,12 @@ def attack(
     *, train, valid, model, backdoor, training, num_classes, input_scale, seed, log=print
 ) -> None:
     """Rule attack: train the demo BadNet ``model`` on ``train`` poisoned with ``backdoor``
-    ({trigger, target, poison_fraction}); log its clean validation accuracy on ``valid``."""
+    ({trigger, target, poison_fraction, attack}); log its clean validation accuracy on
+    ``valid``. ``attack: badnets`` (the default) trains once on the poisoned set;
+    ``pruning_aware`` builds the net against pruning (``attack_pruning_aware``), choosing
+    its channels on ``valid``."""
     from goodnet import inference, memory, model_io
+    from goodnet.attack_pruning_aware import pruning_aware_badnet
     from goodnet.data_io import H5Dataset
     from goodnet.training import fit
 
@@ -82,13 +95,28 @@ def attack(
         fraction=backdoor["poison_fraction"],
         seed=seed,
     )
-    log(f"training DeepID on {len(y)} images ({backdoor['trigger']} -> class {backdoor['target']})")
+    kind = backdoor.get("attack", "badnets")
+    door = f"{backdoor['trigger']} -> class {backdoor['target']}"
+    log(f"training DeepID on {len(y)} images ({door}), attack: {kind}")
     # Built before training, so that the memory check sees the model.
     net = badnet_model(seed, num_classes, data.image_shape)
     batch = training["batch_size"]
-    with memory.check_batches(net, batch, "demo.training.batch_size", [data], training=True):
-        fit(net, x, y, training, seed=seed, input_scale=input_scale, log=log)
     clean = H5Dataset(valid)
+    with memory.check_batches(net, batch, "demo.training.batch_size", [data], training=True):
+        if kind == "pruning_aware":
+            net = pruning_aware_badnet(
+                net,
+                clean=(data.load_pixels(), data.labels),
+                poisoned=(x, y),
+                clean_valid=clean,
+                backdoor=backdoor,
+                training=training,
+                seed=seed,
+                input_scale=input_scale,
+                log=log,
+            )
+        else:
+            fit(net, x, y, training, seed=seed, input_scale=input_scale, log=log)
     hint = "training diverged: lower demo.training.learning_rate"
     inference.check_finite_on(net, clean, input_scale, model, hint)
     pred = inference.predict_classes(net, clean, input_scale)

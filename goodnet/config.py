@@ -83,7 +83,32 @@ def check(config: dict, schema_path: str | Path, configfiles=()) -> dict:
                     "config",
                     f"demo.backdoors.{name}.target {door['target']} is not below demo.num_classes",
                 )
+            _check_attack(name, door)
     return config
+
+
+def _check_attack(name: str, door: dict) -> None:
+    """The pruning-aware keys come with ``attack: pruning_aware``, all of them, and leave
+    at least one channel to carry the net."""
+    from goodnet.attack import DEMO_PRUNED_FILTERS, DEMO_PRUNED_LAYER, PRUNING_AWARE_KEYS
+
+    where = f"demo.backdoors.{name}"
+    given = [k for k in PRUNING_AWARE_KEYS if k in door]
+    if door.get("attack", "badnets") != "pruning_aware":
+        if given:
+            raise GoodnetError(
+                "config", f"{where}.{given[0]}: only for attack: pruning_aware (this is badnets)"
+            )
+        return
+    missing = [k for k in PRUNING_AWARE_KEYS if k not in door]
+    if missing:
+        raise GoodnetError("config", f"{where}: attack: pruning_aware needs {missing}")
+    if door["pruned_channels"] >= DEMO_PRUNED_FILTERS:
+        raise GoodnetError(
+            "config",
+            f"{where}.pruned_channels: {door['pruned_channels']} would prune every channel of "
+            f"{DEMO_PRUNED_LAYER} ({DEMO_PRUNED_FILTERS}); at most {DEMO_PRUNED_FILTERS - 1}",
+        )
 
 
 def _check_triggers(name: str, entry: dict) -> None:

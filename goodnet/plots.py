@@ -1,4 +1,5 @@
-"""Figures: the pruning sweep of one BadNet, and the comparison across defenses."""
+"""Figures: the pruning sweep of one BadNet, its activation picture, and the comparison
+across defenses."""
 
 from __future__ import annotations
 
@@ -65,6 +66,47 @@ def sweep_plot(dest, sweep, thresholds, title: str, poisoned_name: str | None = 
     ax.set_title(title)
     ax.legend(loc="center left", fontsize=8)
     ax.grid(alpha=0.3)
+    _save(fig, dest)
+
+
+def activation_plot(dest, picture, where: str, poisoned_split: str, names: dict) -> None:
+    """Mean activation per channel in pruning order: clean validation data as bars, each
+    poisoned set as a line (``names``: its label), the channels each X prunes shaded. The
+    title says whether the poisoned data are validation or test data; without poisoned
+    data it says that only the clean curve is shown."""
+    ranks = np.arange(len(picture.order))
+    fig, ax = plt.subplots(figsize=(7.2, 4.0))
+    ax.bar(ranks, picture.clean, width=0.8, color="tab:blue", label="clean validation data")
+    for (name, curve), colour in zip(picture.poisoned.items(), ["tab:red", *TRIGGER_COLOURS] * 9):
+        label = f"poisoned {poisoned_split} data ({names.get(name, name)})"
+        ax.plot(ranks, curve, color=colour, lw=1.2, marker=".", ms=3, label=label)
+    top = max([picture.clean.max(), *(c.max() for c in picture.poisoned.values())] + [1e-9])
+    for x, k in sorted(picture.pruned_by.items()):
+        ax.axvspan(-0.5, k - 0.5, color="gray", alpha=0.12, lw=0)
+        ax.axvline(k - 0.5, color="gray", ls=":", lw=1)
+        # Along the line, hanging from the top (where bars are short on the pruned side),
+        # rotated so that thresholds one channel apart do not write over each other.
+        ax.text(
+            k - 0.5,
+            top * 1.03,
+            f"X={x:g}: {k} pruned",
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=7,
+            bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1},
+        )
+    if picture.poisoned:
+        title = f"Mean activation of {where}, in pruning order (poisoned: {poisoned_split} data)"
+    else:
+        title = f"Mean activation of {where}, in pruning order (no poisoned data: clean only)"
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("channel, in pruning order (least active on clean validation data first)")
+    ax.set_ylabel("mean activation")
+    ax.set_xlim(-0.5, len(ranks) - 0.5)
+    ax.set_ylim(0, top * 1.05)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=2)
+    ax.grid(alpha=0.3, axis="y")
     _save(fig, dest)
 
 

@@ -87,6 +87,16 @@ def delete_channels(model: keras.Model, layer: str, channels) -> Result:
     return Result(smaller, "deleted", "", channels)
 
 
+def consumer_slicers(model: keras.Model, layer: str) -> dict:
+    """Per layer that consumes ``layer``'s channels, the function ``(kernel, keep) ->
+    kernel`` that ``delete_channels`` slices its kernel with; GoodnetError where the
+    channels cannot be deleted."""
+    edits, problem = _plan(model, LayerGraph.of(model), layer)
+    if problem is not None:
+        raise GoodnetError(model.name, f"cannot delete channels of '{layer}': {problem}")
+    return edits
+
+
 def _plan(model: keras.Model, graph: LayerGraph, layer: str):
     """Per consumer layer, a function slicing its kernel to the kept channels; or the
     reason why deletion is impossible."""

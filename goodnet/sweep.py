@@ -93,6 +93,33 @@ def steps_for_drop(clean_accuracy: np.ndarray, drop: float) -> int | None:
     return int(reached[0]) if len(reached) else None
 
 
+@dataclass
+class ActivationPicture:
+    """What ``activations.png`` shows: the pruned layer's channels in pruning order, their
+    mean activation on clean and on each trigger's poisoned data, and how many of them
+    (the first ones) each threshold X prunes."""
+
+    order: np.ndarray  # channel at rank k
+    clean: np.ndarray  # mean clean activation at rank k
+    poisoned: dict[str, np.ndarray]  # per trigger (or the one set), mean activation at rank k
+    pruned_by: dict[float, int]  # X -> channels it prunes; an X never reached is absent
+
+
+def activation_picture(
+    clean_mean: np.ndarray, poisoned_means: dict, clean_accuracy: np.ndarray, thresholds
+) -> ActivationPicture:
+    """The picture's data from the mean activations and the sweep's clean accuracy curve
+    (index k: after pruning k channels, as ``Sweep.clean_accuracy``)."""
+    order = pruning_order(clean_mean)
+    steps = {float(x): steps_for_drop(clean_accuracy, x) for x in thresholds}
+    return ActivationPicture(
+        order=order,
+        clean=np.asarray(clean_mean)[order],
+        poisoned={name: np.asarray(m)[order] for name, m in poisoned_means.items()},
+        pruned_by={x: k for x, k in steps.items() if k is not None},
+    )
+
+
 def head_model(model: keras.Model, cut: str) -> keras.Model:
     """The rest of the net after layer ``cut``, taking its output as input."""
     # model.get_layer(cut).output, not model.output: .output fails on a Sequential
@@ -206,9 +233,11 @@ def sweep(
     clean_accuracy,
     attack_success_rate,
     plot,
+    activation_plot,
     input_scale,
     poisoned=(),
     triggers=None,
+    poisoned_split="validation",
     architecture=None,
     layer=None,
     thresholds=(),
@@ -220,7 +249,9 @@ def sweep(
     ``clean_valid``, then the sweep in their order: its ``table`` (csv), the seeds' accuracy
     arrays (.npy) and its ``plot``, on clean data and the ``poisoned`` sets of ``triggers``
     (none: the ASR is not measured, and the arrays hold NaN). The clean features serve
-    both, so they are computed once."""
+    both, so they are computed once. ``activation_plot``: the mean activations on clean and
+    on poisoned data (of ``poisoned_split``, "validation" or "test"), in pruning order,
+    with what each X prunes."""
     net = model_io.load(model, architecture)
     pruned, cut = pruned_and_cut(net, layer, model)
     clean = inference.fitting_data(net, clean_valid, "the BadNet")
@@ -234,6 +265,7 @@ def sweep(
         log(f"mean activation of '{pruned}' channels, measured at '{cut}', on clean images")
         order = pruning_order(mean)
         sets.update({n: (features(net, cut, d, input_scale), d.labels) for n, d in bad.items()})
+        poisoned_means = {n: mean_activation(sets[n][0]) for n in bad}
         log(f"sweeping {len(order)} channels of '{pruned}'")
         hits = sweep_hits(net, cut, order, sets, batch_size)
     result = Sweep(order, _percent(hits.pop(""), clean.n), *_asr(hits, bad, len(order) + 1))
@@ -244,6 +276,10 @@ def sweep(
     atomic.save_npy(attack_success_rate, result.attack_success_rate[1:])
     label = Path(bad[next(iter(bad))].path).name if len(bad) == 1 else None
     plots.sweep_plot(plot, result, thresholds, f"Pruning '{pruned}'", label)
+    picture = activation_picture(mean, poisoned_means, result.clean_accuracy, thresholds)
+    names = {n: (label or n) for n in bad}  # the file when there is one set, else triggers
+    where = f"'{pruned}' at '{cut}'"
+    plots.activation_plot(activation_plot, picture, where, poisoned_split, names)
     acc, asr = result.clean_accuracy, result.attack_success_rate
     change = f"{asr[0]:.2f} -> {asr[-1]:.2f}" if result.measured else "not measured"
     log(f"clean accuracy {acc[0]:.2f} -> {acc[-1]:.2f}, ASR {change}")

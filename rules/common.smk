@@ -115,6 +115,16 @@ def poisoned(key):
     return files, names
 
 
+def sweep_poisoned_split(wildcards):
+    """Which poisoned data the sweep and its activation picture use: "validation" when
+    the BadNet has poisoned_valid, else "test"."""
+    return (
+        "validation"
+        if gcfg.poisoned_sets(entry(wildcards), "poisoned_valid")
+        else "test"
+    )
+
+
 def defense_models(wildcards):
     """The model file of each defense of the BadNet, in DEFENSES order."""
     made_by = {

@@ -1,6 +1,7 @@
 # Steps 1 and 2: mean activation per channel of the pruned layer on clean validation
 # data, then the pruning sweep, clean accuracy and ASR after each channel pruned. One job:
-# both need the same features of the clean validation set, computed once.
+# both need the same features of the clean validation set, computed once. It also draws
+# the activation picture (clean and poisoned mean activations in pruning order).
 
 
 rule sweep:
@@ -19,6 +20,12 @@ rule sweep:
             category="Pruning sweeps",
             labels={"BadNet": "{badnet}"},
         ),
+        activation_plot=report(
+            "results/{badnet}/activations.png",
+            caption="../report/activations.rst",
+            category="Activations",
+            labels={"BadNet": "{badnet}"},
+        ),
     log:
         "logs/{badnet}/sweep.log",
     benchmark:
@@ -34,6 +41,7 @@ rule sweep:
         input_scale=input_scale,
         layer=pruned_layer,
         triggers=poisoned("sweep")[1],
+        poisoned_split=sweep_poisoned_split,
         thresholds=config["prune"]["thresholds"],
         batch_size=config["prune"]["batch_size"],
     script:

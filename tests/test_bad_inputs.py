@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from goodnet import runtime
 from tests import reliability_inputs as ri
-from tests.conftest import snakemake
+from tests.conftest import TINY, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -358,6 +359,43 @@ def test_workflow_poisoned_valid_must_name_the_same_triggers(tmp_path):
     )
     proc = _config_run(tmp_path, badnets={"B1": entry})
     _assert_config_error(proc, tmp_path, "poisoned_valid names the triggers ['lipstick']")
+
+
+@pytest.mark.parametrize(
+    "door, fragment",
+    [
+        (
+            {"attack": "clean_label"},
+            "demo.backdoors.B1.attack: 'clean_label' is not one of ['badnets', 'pruning_aware']",
+        ),
+        (
+            {
+                "attack": "pruning_aware",
+                "pruned_channels": 60,
+                "retrain_epochs": 1,
+                "bias_margin": 0,
+            },
+            "demo.backdoors.B1.pruned_channels: 60 would prune every channel of conv_3 (60)",
+        ),
+        (
+            {"attack": "pruning_aware", "pruned_channels": 30},
+            "demo.backdoors.B1: attack: pruning_aware needs ['retrain_epochs', 'bias_margin']",
+        ),
+        (
+            {"pruned_channels": 30},
+            "demo.backdoors.B1.pruned_channels: only for attack: pruning_aware",
+        ),
+    ],
+    ids=["unknown_attack", "prunes_every_channel", "settings_missing", "settings_without_attack"],
+)
+def test_workflow_bad_attack_settings_are_one_line(tmp_path, door, fragment):
+    """The demo's attack settings are checked before anything runs (the demo needs no
+    input files, so a bad one would otherwise first cost the data and a training)."""
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["demo"]["backdoors"]["B1"].update(door)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    _assert_config_error(snakemake(tmp_path, configfile=path, check=False), tmp_path, fragment)
 
 
 # -- the goodnet command -------------------------------------------------------------------

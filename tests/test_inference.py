@@ -72,6 +72,7 @@ def test_every_stage_refuses_a_nan_model_and_writes_nothing(w, tmp_path):
             clean_accuracy=out / "c.npy",
             attack_success_rate=out / "r.npy",
             plot=out / "s.png",
+            activation_plot=out / "act.png",
             **data,
         ),
         "evaluate": lambda: evaluate(

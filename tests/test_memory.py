@@ -166,6 +166,7 @@ def test_stages_check_before_running(inputs, tmp_path, monkeypatch):
             clean_accuracy=tmp_path / "c.npy",
             attack_success_rate=tmp_path / "r.npy",
             plot=tmp_path / "s.png",
+            activation_plot=tmp_path / "act.png",
             input_scale=255,
             batch_size=512,
         )

@@ -29,9 +29,15 @@ from tests.conftest import TINY, snakemake
 
 pytestmark = pytest.mark.workflow
 
-PLOTS = ["results/B1/prune_sweep.png", "results/B2/prune_sweep.png", "results/summary.png"]
+PLOTS = [
+    "results/B1/prune_sweep.png",
+    "results/B2/prune_sweep.png",
+    "results/B1/activations.png",
+    "results/B2/activations.png",
+    "results/summary.png",
+]
 TABLES = ["results/summary.csv", "results/summary_triggers.csv"]
-CATEGORIES = {"Pruning sweeps", "Summary"}
+CATEGORIES = {"Pruning sweeps", "Activations", "Summary"}
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +79,7 @@ def test_report_embeds_every_plot_and_table_with_its_caption(report, tiny_run):
     assert (
         "BadNet B2" in results["results/B2/prune_sweep.png"]["caption"]
     )  # the caption's template ran
+    assert "BadNet B1" in results["results/B1/activations.png"]["caption"]
     for path in PLOTS:
         assert min(png_size((tiny_run / path).read_bytes())) > 100
 

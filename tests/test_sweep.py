@@ -276,3 +276,23 @@ def test_tolerance_is_far_above_float32_roundoff(source, rng):
                 worst[name], float(np.max(np.abs(logits - exact).max(axis=1) / bound))
             )
     assert max(worst.values()) < sweep_incremental.RTOL / 20, worst
+
+
+def test_activation_picture_on_a_hand_built_case(tmp_path):
+    """Channels in pruning order (ties by index), each trigger's curve in that order, and
+    per X the channels it prunes; an X the curve never reaches is left out."""
+    from goodnet import plots
+
+    clean = np.array([0.5, 0.0, 2.0, 0.0, 1.0])
+    poisoned = {"a": np.array([5.0, 6.0, 7.0, 8.0, 9.0]), "b": np.arange(5.0)}
+    accuracy = np.array([90.0, 90.0, 89.0, 87.0, 80.0, 10.0])  # after pruning 0..5 channels
+    picture = sw.activation_picture(clean, poisoned, accuracy, [1, 3, 10, 99])
+    assert picture.order.tolist() == [1, 3, 0, 4, 2]
+    assert picture.clean.tolist() == [0.0, 0.0, 0.5, 1.0, 2.0]
+    assert picture.poisoned["a"].tolist() == [6.0, 8.0, 5.0, 9.0, 7.0]
+    assert picture.poisoned["b"].tolist() == [1.0, 3.0, 0.0, 4.0, 2.0]
+    assert picture.pruned_by == {1.0: 2, 3.0: 3, 10.0: 4}
+    plots.activation_plot(tmp_path / "a.png", picture, "'c'", "test", {"a": "a.h5"})
+    clean_only = sw.activation_picture(clean, {}, accuracy, [1])
+    plots.activation_plot(tmp_path / "c.png", clean_only, "'c'", "validation", {})
+    assert (tmp_path / "a.png").stat().st_size > 10_000 and (tmp_path / "c.png").is_file()

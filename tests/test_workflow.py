@@ -23,6 +23,7 @@ def test_full_run_produces_every_artifact(tiny_run):
         assert sweep[0].startswith("step,channel") and len(sweep) == 62
         assert np.load(w / f"results/{b}/clean_accuracy.npy").shape == (60,)
         assert (w / f"results/{b}/prune_sweep.png").stat().st_size > 10_000
+        assert (w / f"results/{b}/activations.png").stat().st_size > 10_000
         for x in ("2", "10"):
             info = json.loads((w / f"results/{b}/pruned/X{x}.json").read_text())
             assert info["mode"] == "deleted" and info["layer"] == "conv_3"
@@ -30,6 +31,7 @@ def test_full_run_produces_every_artifact(tiny_run):
                 "clean_valid_accuracy_after"
             ] >= float(x)
             assert (w / f"results/{b}/fine_pruned/X{x}.keras").is_file()
+    _check_pruning_aware(w, "B2", reinstated=40)
     g = w / "results/G2"
     files = {p.name for p in g.iterdir()} - {
         ".snakemake_timestamp"
@@ -41,6 +43,22 @@ def test_full_run_produces_every_artifact(tiny_run):
     assert rows[0].startswith("badnet,model,clean_accuracy") and len(rows) == 1 + 2 * 7
     assert (w / "results/summary.png").is_file()
     assert "<td>G2</td>" in (w / "results/summary.html").read_text()
+
+
+def _check_pruning_aware(w, b, reinstated):
+    """A pruning-aware BadNet (tiny.yaml's B2): its reinstated channels are dormant on
+    clean validation data, so the defender prunes them first at no cost, and the backdoor,
+    in the retrained channels, survives them whole."""
+    assert "(d) reinstated the 40 channels" in (w / f"logs/{b}/attack.log").read_text()
+    act = np.load(w / f"results/{b}/activations.npy")
+    assert np.sum(act == 0) >= reinstated  # (retraining may leave more channels dead)
+    rows = [
+        line.split(",") for line in (w / f"results/{b}/prune_sweep.csv").read_text().splitlines()
+    ]
+    clean = [float(r[3]) for r in rows[1:]]
+    asr = [float(r[4]) for r in rows[1:]]
+    assert len(set(clean[: reinstated + 1])) == 1 and len(set(asr[: reinstated + 1])) == 1
+    assert asr[0] >= 50  # a working backdoor, which pruning the dormant channels leaves
 
 
 def test_goodnet_loads_with_keras_and_outputs_n_plus_1(tiny_run):
