@@ -1,4 +1,5 @@
 # Config checks and the helpers that rules use to find their inputs.
+import re
 import sys
 from pathlib import Path
 
@@ -6,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, workflow.basedir)  # the goodnet package of this checkout
 from goodnet import config as gcfg
+from goodnet import replicates as greps
 from goodnet.errors import GoodnetError
 
 try:
@@ -16,6 +18,10 @@ except GoodnetError as e:
     raise WorkflowError(f"goodnet: {e}") from None
 
 BADNETS = config["badnets"]
+# Each replicate of each BadNet is a run, named as its folder: B (replicate 1), B/rep<r>.
+# The {badnet} wildcard of every per-BadNet rule is a run name (goodnet/replicates.py).
+RUNS = greps.runs(config)  # run -> (BadNet, replicate)
+REPLICATES = config["replicates"]
 GOODNETS = gcfg.goodnet_names(config)  # badnet -> goodnet
 BADNET_OF = {g: b for b, g in GOODNETS.items()}
 DEFENSES = gcfg.defenses(config["prune"]["thresholds"])  # name -> (kind, X)
@@ -33,7 +39,7 @@ def tf_env():
 
 
 wildcard_constraints:
-    badnet="|".join(BADNETS),
+    badnet="|".join(re.escape(run) for run in RUNS),
     goodnet="|".join(GOODNETS.values()),
     x="|".join(dict.fromkeys(x for _, x in DEFENSES.values() if x)).replace(".", r"\."),
 
@@ -59,11 +65,42 @@ if _missing:
 
 
 def entry(wildcards):
-    return BADNETS[wildcards.badnet]
+    return BADNETS[RUNS[wildcards.badnet][0]]
 
 
 def badnet_model(wildcards):
-    return gcfg.model_path(entry(wildcards))
+    """The run's BadNet file (a demo BadNet's own training per replicate)."""
+    return greps.model_of(config, *RUNS[wildcards.badnet])
+
+
+def badnet_name(wildcards):
+    return RUNS[wildcards.badnet][0]
+
+
+def replicate(wildcards):
+    return RUNS[wildcards.badnet][1]
+
+
+def run_seed(wildcards):
+    """The seed of the run's replicate: ``seed`` for replicate 1."""
+    return greps.replicate_seed(config["seed"], replicate(wildcards))
+
+
+def sweep_run(wildcards):
+    """The run whose sweep and pruned models this run uses (replicate 1's, unless the
+    BadNet is trained per replicate): deterministic steps are not repeated."""
+    return greps.sweep_run(config, *RUNS[wildcards.badnet])
+
+
+def pruned_output(key):
+    """An input function: the prune rule's output ``key`` for the run's threshold X."""
+
+    def path(wildcards):
+        return rules.prune.output[key].format(
+            badnet=sweep_run(wildcards), x=wildcards.x
+        )
+
+    return path
 
 
 def badnet_architecture(wildcards):
@@ -83,7 +120,7 @@ def threshold(wildcards):
 
 
 def demo_backdoor(wildcards):
-    return DEMO["backdoors"][wildcards.badnet]
+    return DEMO["backdoors"][badnet_name(wildcards)]
 
 
 def data_file(key):
@@ -115,18 +152,18 @@ def poisoned(key):
 def defense_models(wildcards):
     """The model file of each defense of the BadNet, in DEFENSES order."""
     made_by = {
-        "fine_tuned": rules.fine_tune,
-        "pruned": rules.prune,
-        "fine_pruned": rules.fine_prune,
+        "fine_tuned": (rules.fine_tune, wildcards.badnet),
+        "pruned": (rules.prune, sweep_run(wildcards)),
+        "fine_pruned": (rules.fine_prune, wildcards.badnet),
     }
-    return [
-        (
-            badnet_model(wildcards)
-            if kind == "badnet"
-            else made_by[kind].output[0].format(badnet=wildcards.badnet, x=x)
-        )
-        for kind, x in DEFENSES.values()
-    ]
+
+    def model(kind, x):
+        if kind == "badnet":
+            return badnet_model(wildcards)
+        maker, run_of = made_by[kind]
+        return maker.output[0].format(badnet=run_of, x=x)
+
+    return [model(kind, x) for kind, x in DEFENSES.values()]
 
 
 def defense_architectures(wildcards):
@@ -137,7 +174,14 @@ def defense_architectures(wildcards):
     ]
 
 
+def runs_of(badnet):
+    """The BadNet's runs, replicate 1 first."""
+    return [run for run, (b, _) in RUNS.items() if b == badnet]
+
+
 def goodnet_inputs(wildcards):
+    """The GoodNet is made from replicate 1; the repaired net's metrics of every replicate
+    place its numbers in their spread (the model card)."""
     b = BADNET_OF[wildcards.goodnet]
     e = BADNETS[b]
     return {
@@ -145,6 +189,9 @@ def goodnet_inputs(wildcards):
         "repaired": rules.fine_prune.output.tuned.format(badnet=b, x=GOODNET_X),
         "clean_test": e["clean_test"],
         "poisoned_test": list(gcfg.poisoned_sets(e, "poisoned_test").values()),
+        "spread": [
+            f"results/{run}/metrics/fine_pruned_X{GOODNET_X}.json" for run in runs_of(b)
+        ],
     }
 
 
@@ -165,7 +212,21 @@ def goodnet_params(key):
 
 
 def all_metrics():
-    return expand(rules.evaluate.output.metrics, badnet=BADNETS)
+    return expand(rules.evaluate.output.metrics, badnet=RUNS)
+
+
+def replicated_sweeps():
+    """The BadNets trained per replicate, when there are several: each gets a plot of the
+    band of its replicates' sweeps."""
+    if REPLICATES < 2:
+        return []
+    return [b for b in BADNETS if greps.demo_trained(config, b)]
+
+
+def sweeps_of(wildcards):
+    return [
+        rules.sweep.output.table.format(badnet=run) for run in runs_of(wildcards.badnet)
+    ]
 
 
 def all_goodnets():
@@ -173,4 +234,10 @@ def all_goodnets():
 
 
 def final_targets():
-    return all_goodnets() + [rules.summary.output.table, rules.summary.output.plot]
+    bands = expand(rules.sweep_replicates.output.plot, badnet=replicated_sweeps())
+    return (
+        all_goodnets()
+        + [rules.summary.output.table, rules.summary.output.plot]
+        + [rules.summary.output.aggregate]
+        + bands
+    )
