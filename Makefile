@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= $(shell nproc)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup system-deps run test test-slurm bench dag report format clean
+.PHONY: setup system-deps run test test-slurm bench bench-study dag report format clean
 
 setup: $(VENV)/.installed
 
@@ -54,6 +54,10 @@ test-slurm: setup
 
 bench: setup
 	$(BIN)/python bench/bench_sweep.py
+
+# The whole study at CSAW scale on stand-in data, as jobs (BENCHMARKS.md, "The whole study").
+bench-study: setup
+	$(BIN)/python bench/bench_study.py
 
 # The job DAG and the rule graph of the demo default as SVG (graphviz; installed if
 # missing). docs/rulegraph.svg (the README's picture) is a copy of results/rulegraph.svg.

@@ -8,15 +8,16 @@ runs one rule, and ``goodnet/<stage>.py`` holds its logic.
    trigger (``triggers``) stamped on some training images relabelled to the target, a
    DeepID trained on them (``attack``).
 1. ``activations``: mean activation of each channel of the last conv layer, on clean
-   validation data only.
+   validation data only (computed in the ``sweep`` job, from the features it needs anyway).
 2. ``sweep``: prune channels in increasing order of activation, recording clean accuracy
    and attack success rate after each (exact and fast: ``sweep_plan`` recognises the net
    after the pruned layer, ``sweep_incremental`` updates only what a channel changes).
 3. ``prune``: per threshold X, the fewest channels whose pruning costs X points of clean
-   validation accuracy, deleted from a copy of the BadNet.
+   validation accuracy, deleted from a copy of the BadNet (one job for every X).
 4. ``fine_tune``: fine-tune the pruned model on clean validation data (fine-pruning), or
    the BadNet itself (fine-tuning alone, the baseline).
-5. ``evaluate``: every model on clean and poisoned test data (never used for a choice).
+5. ``evaluate``: every model on clean and poisoned test data (never used for a choice),
+   one job per BadNet that reads the test sets once.
 6. ``goodnet``: the BadNet and its fine-pruned copy side by side; where they disagree,
    class N, "poisoned".
 7. ``report``: the summary table and plots.

@@ -143,14 +143,22 @@ class KeepMasked(keras.callbacks.Callback):
         zero_channels(self.model, self.layer, self.channels)
 
 
-def prune(
-    *, model, sweep, pruned, info, threshold: float, architecture=None, layer=None, log=print
-):
-    """Rule prune: the ``pruned`` model for X = ``threshold`` and its ``info`` (json), the
-    first channels of the ``sweep`` table deleted from ``model``."""
+def prune(*, model, sweep, pruned, info, thresholds, architecture=None, layer=None, log=print):
+    """Rule prune: for each X in ``thresholds``, the ``pruned`` model (the first channels of
+    the ``sweep`` table deleted from ``model``) and its ``info`` (json), in one job: the
+    models share one TensorFlow start-up and one load of the BadNet. Nothing is written
+    unless every X is reached."""
     net = model_io.load(model, architecture)
     name, _ = pruned_and_cut(net, layer, model)
     curve = _read_sweep(sweep)
+    made = [_pruned(net, name, curve, float(x), sweep, log) for x in thresholds]
+    for (result, meta), model_path, info_path in zip(made, pruned, info, strict=True):
+        model_io.save(result.model, model_path)
+        atomic.write_json(info_path, meta)
+
+
+def _pruned(net, name: str, curve: Sweep, threshold: float, sweep, log):
+    """The model pruned for X = ``threshold``, and its info."""
     k = steps_for_drop(curve.clean_accuracy, threshold)
     if k is None:
         raise GoodnetError(sweep, _never_reached(curve, threshold, int(net.output_shape[-1])))
@@ -158,7 +166,7 @@ def prune(
     log(f"X={threshold:g}: pruned {k} of {curve.channels} channels of '{name}' ({result.mode})")
     if result.mode == "masked":
         log("could not delete channels physically, masked them instead:", result.reason)
-    meta = {
+    return result, {
         "threshold": threshold,
         "layer": name,
         "channels_total": int(curve.channels),
@@ -169,8 +177,6 @@ def prune(
         "clean_valid_accuracy_before": float(curve.clean_accuracy[0]),
         "clean_valid_accuracy_after": float(curve.clean_accuracy[k]),
     }
-    model_io.save(result.model, pruned)
-    atomic.write_json(info, meta)
 
 
 def _read_sweep(path) -> Sweep:

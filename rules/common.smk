@@ -25,7 +25,10 @@ REPLICATES = config["replicates"]
 GOODNETS = gcfg.goodnet_names(config)  # badnet -> goodnet
 BADNET_OF = {g: b for b, g in GOODNETS.items()}
 DEFENSES = gcfg.defenses(config["prune"]["thresholds"])  # name -> (kind, X)
+XS = list(dict.fromkeys(x for _, x in DEFENSES.values() if x))  # X as in file names
 GOODNET_X = f"{config['prune']['goodnet_threshold']:g}"
+PRUNED_MODEL = "results/{badnet}/pruned/X{x}.keras"
+PRUNED_INFO = "results/{badnet}/pruned/X{x}.json"
 DEMO = config.get("demo")
 GPU = config["gpus_per_job"]
 # Training jobs run TensorFlow on this many threads even when --cores lowers their
@@ -41,7 +44,7 @@ def tf_env():
 wildcard_constraints:
     badnet="|".join(re.escape(run) for run in RUNS),
     goodnet="|".join(GOODNETS.values()),
-    x="|".join(dict.fromkeys(x for _, x in DEFENSES.values() if x)).replace(".", r"\."),
+    x="|".join(XS).replace(".", r"\."),
 
 
 def demo_files():
@@ -92,13 +95,12 @@ def sweep_run(wildcards):
     return greps.sweep_run(config, *RUNS[wildcards.badnet])
 
 
-def pruned_output(key):
-    """An input function: the prune rule's output ``key`` for the run's threshold X."""
+def pruned_output(pattern):
+    """An input function: ``pattern`` (PRUNED_MODEL, PRUNED_INFO) of the run whose pruned
+    models this run fine-prunes, at its threshold X."""
 
     def path(wildcards):
-        return rules.prune.output[key].format(
-            badnet=sweep_run(wildcards), x=wildcards.x
-        )
+        return pattern.format(badnet=sweep_run(wildcards), x=wildcards.x)
 
     return path
 
@@ -152,18 +154,18 @@ def poisoned(key):
 def defense_models(wildcards):
     """The model file of each defense of the BadNet, in DEFENSES order."""
     made_by = {
-        "fine_tuned": (rules.fine_tune, wildcards.badnet),
-        "pruned": (rules.prune, sweep_run(wildcards)),
-        "fine_pruned": (rules.fine_prune, wildcards.badnet),
+        "badnet": badnet_model(wildcards),
+        "fine_tuned": rules.fine_tune.output.tuned,
+        "pruned": PRUNED_MODEL,
+        "fine_pruned": rules.fine_prune.output.tuned,
     }
-
-    def model(kind, x):
-        if kind == "badnet":
-            return badnet_model(wildcards)
-        maker, run_of = made_by[kind]
-        return maker.output[0].format(badnet=run_of, x=x)
-
-    return [model(kind, x) for kind, x in DEFENSES.values()]
+    run_of = {
+        "pruned": sweep_run(wildcards)
+    }  # replicate 1's pruned models, unless retrained
+    return [
+        made_by[kind].format(badnet=run_of.get(kind, wildcards.badnet), x=x)
+        for kind, x in DEFENSES.values()
+    ]
 
 
 def defense_architectures(wildcards):

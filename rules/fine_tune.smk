@@ -32,8 +32,8 @@ rule fine_tune:
 
 rule fine_prune:
     input:
-        model=pruned_output("pruned"),
-        info=pruned_output("info"),
+        model=pruned_output(PRUNED_MODEL),
+        info=pruned_output(PRUNED_INFO),
         clean_valid=data_file("clean_valid"),
     output:
         tuned="results/{badnet}/fine_pruned/X{x}.keras",

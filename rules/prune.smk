@@ -1,4 +1,5 @@
-# Step 3: one pruned model per threshold X, its channels deleted physically.
+# Step 3: one pruned model per threshold X, its channels deleted physically; one job per
+# BadNet makes them all (one TensorFlow start-up instead of one per X).
 
 
 rule prune:
@@ -6,12 +7,12 @@ rule prune:
         model=badnet_model,
         sweep=rules.sweep.output.table,
     output:
-        pruned="results/{badnet}/pruned/X{x}.keras",
-        info="results/{badnet}/pruned/X{x}.json",
+        pruned=expand(PRUNED_MODEL, x=XS, allow_missing=True),
+        info=expand(PRUNED_INFO, x=XS, allow_missing=True),
     log:
-        "logs/{badnet}/prune_X{x}.log",
+        "logs/{badnet}/prune.log",
     benchmark:
-        "benchmarks/{badnet}/prune_X{x}.tsv"
+        "benchmarks/{badnet}/prune.tsv"
     conda:
         "../envs/tensorflow.yaml"
     threads: 1
@@ -21,6 +22,6 @@ rule prune:
     params:
         architecture=badnet_architecture,
         layer=pruned_layer,
-        threshold=threshold,
+        thresholds=[float(x) for x in XS],
     script:
         "../scripts/prune.py"

@@ -1,4 +1,4 @@
-"""Rule prune: the pruned model for one threshold X
+"""Rule prune: the pruned model for each threshold X
 (goodnet.prune.prune)."""
 
 import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)

@@ -696,20 +696,21 @@ def test_unreachable_x_on_a_chance_level_badnet_points_at_input_scale(tmp_path):
     from goodnet.sweep import Sweep
 
     model = ri.tiny_badnet(tmp_path / "badnet.keras")
-    flat = np.full(61, 100.0 / 6)  # 6 classes: chance is 16.67 %, and pruning changes nothing
+    flat = np.full(61, 100.0 / 6)  # 6 classes: chance is 16.67 %, and pruning barely matters
+    flat[5:] -= 1.5  # X = 1 is reached, X = 2 is not
     sweep = Sweep(np.arange(60), flat, np.zeros(61))
     (tmp_path / "sweep.csv").write_text(sweep.to_csv())
     with pytest.raises(GoodnetError) as err:
         prune(
             model=str(model),
             sweep=tmp_path / "sweep.csv",
-            pruned=tmp_path / "X2.keras",
-            info=tmp_path / "X2.json",
-            threshold=2,
+            pruned=[tmp_path / "X1.keras", tmp_path / "X2.keras"],
+            info=[tmp_path / "X1.json", tmp_path / "X2.json"],
+            thresholds=[1, 2],
         )
     msg = str(err.value)
     assert (
         msg.startswith(f"{tmp_path / 'sweep.csv'}: pruning never lowers")
         and "check 'input_scale'" in msg
     )
-    assert not (tmp_path / "X2.keras").exists() and not (tmp_path / "X2.json").exists()
+    assert list(tmp_path.glob("X*")) == []  # not even X=1's files: all or nothing
