@@ -71,8 +71,8 @@ def _spread(meta: dict, replicas: list[dict]) -> str:
     head = "\n## Among the study's replicates\n\n"
     if len(replicas) < 2:
         return (
-            f"{head}The study ran one replicate, so how much these numbers vary from one\n"
-            "training to the next is not measured (config key `replicates`).\n"
+            f"{head}The study ran one replicate: how much these numbers vary from one\n"
+            "training to the next cannot be told from it (config key `replicates`).\n"
         )
     k = len(replicas)
     rows = ""

@@ -118,19 +118,19 @@ def summary_plot(dest, bars: list[dict]) -> None:
     _save(fig, dest)
 
 
-def sweep_band_plot(dest, sweeps: list, title: str) -> None:
-    """The sweeps of a BadNet's replicates (each trained with its own seed): mean clean
+def sweep_band_plot(dest, curves: list[dict], title: str) -> None:
+    """The sweeps of a BadNet's replicates (each trained with its own seed; ``curves``:
+    per replicate its clean accuracy and ASR after 0, 1, ... channels): mean clean
     validation accuracy and ASR against the share of channels pruned, and the band from
     the lowest to the highest replicate at each step (no X marks: each replicate reaches
     a threshold at its own step)."""
-    channels = sweeps[0].channels
-    frac = np.arange(channels + 1) / channels
+    frac = np.arange(len(curves[0]["clean_accuracy"])) / (len(curves[0]["clean_accuracy"]) - 1)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    curves = [("clean validation accuracy", "tab:blue", [s.clean_accuracy for s in sweeps])]
-    if all(s.measured for s in sweeps):
-        curves.append(("attack success rate", "tab:red", [s.attack_success_rate for s in sweeps]))
-    for label, colour, values in curves:
-        values = np.array(values)
+    shown = [("clean validation accuracy", "tab:blue", "clean_accuracy")]
+    if not np.any(np.isnan([c["attack_success_rate"] for c in curves])):
+        shown.append(("attack success rate", "tab:red", "attack_success_rate"))
+    for label, colour, key in shown:
+        values = np.array([c[key] for c in curves])
         ax.fill_between(frac, values.min(0), values.max(0), color=colour, alpha=0.2, lw=0)
         ax.plot(frac, values.mean(0), color=colour, label=f"{label} (mean, band: min..max)")
     ax.set_xlabel("fraction of channels pruned")

@@ -263,13 +263,18 @@ def error_bars(stats: list[dict], runs: list[dict]) -> list[dict]:
 def sweep_replicates(*, tables, plot, badnet_name: str, log=print) -> None:
     """Rule sweep_replicates: the ``plot`` of the band of BadNet ``badnet_name``'s
     replicate sweeps (``tables``, replicate 1 first)."""
-    from goodnet.sweep import Sweep
+    curves = [sweep_curves(Path(t).read_text()) for t in tables]
+    title = f"{badnet_name}: pruning sweeps of {len(curves)} replicates"
+    plots.sweep_band_plot(plot, curves, title)
+    log(f"band of {len(curves)} sweeps of {badnet_name}")
 
-    sweeps = [Sweep.from_csv(Path(t).read_text()) for t in tables]
-    plots.sweep_band_plot(
-        plot, sweeps, f"{badnet_name}: pruning sweeps of {len(sweeps)} replicates"
-    )
-    log(f"band of {len(sweeps)} sweeps of {badnet_name}")
+
+def sweep_curves(text: str) -> dict[str, list[float]]:
+    """A sweep table's clean accuracy and pooled ASR columns (NaN: not measured), read
+    without TensorFlow (the plots environment has none)."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    keys = ("clean_accuracy", "attack_success_rate")
+    return {k: [float(r[k]) if r[k] != "" else math.nan for r in rows] for k in keys}
 
 
 def trigger_csv(rows: list[dict], replicates: bool = False) -> str:

@@ -153,4 +153,4 @@ def test_the_model_card_places_its_repaired_net_in_the_spread():
     text = card._spread(meta, spread)
     assert "replicate 1 of 3" in text
     assert "| attack success rate | 3.00 % | 6.00 % |" in text and "| 1 of 3 |" in text
-    assert "not measured" in card._spread(meta, spread[:1])
+    assert "The study ran one replicate" in card._spread(meta, spread[:1])
