@@ -159,9 +159,8 @@ def defense_models(wildcards):
         "pruned": PRUNED_MODEL,
         "fine_pruned": rules.fine_prune.output.tuned,
     }
-    run_of = {
-        "pruned": sweep_run(wildcards)
-    }  # replicate 1's pruned models, unless retrained
+    # Replicate 1's pruned models, unless the BadNet is retrained per replicate.
+    run_of = {"pruned": sweep_run(wildcards)}
     return [
         made_by[kind].format(badnet=run_of.get(kind, wildcards.badnet), x=x)
         for kind, x in DEFENSES.values()
