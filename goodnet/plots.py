@@ -104,16 +104,19 @@ def summary_plot(dest, bars: list[dict]) -> None:
             color="tab:red",
         )
         ax.set_xticks(pos, [r["model"] for r in mine], rotation=30, ha="right", fontsize=8)
-        ax.set_ylim(0, 105)
+        ax.set_ylim(0, 118)  # room above 100 % for the legend, clear of the bars
+        ax.set_yticks(range(0, 101, 20))
         ax.set_ylabel("percent")
         k = max(r["replicates"] for r in mine)
-        spread = f"mean of {k} replicates, 95 % t interval" if k > 1 else "95 % Wilson interval"
+        spread = "95 % Wilson interval"
+        if k > 1:  # the GoodNet is made from replicate 1 only: its bar is one run's
+            spread = f"mean of {k} replicates, 95 % t interval; one run: Wilson"
         title = f"{b}: defenses on clean and poisoned test data ({spread})"
         if not any(measured):
             title = f"{b}: defenses on clean test data (no poisoned data: ASR not measured)"
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="upper right", ncol=2)
     fig.tight_layout()
     _save(fig, dest)
 
