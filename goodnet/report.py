@@ -123,7 +123,9 @@ def summary(
     each = trigger_csv(rows, several)
     atomic.write_text(table, text)
     atomic.write_text(per_trigger, each)
-    atomic.write_text(html, html_page([("Every model", text), ("Per trigger", each)]))
+    # The ASR definitions (the first two notes) under the table whose ASR they define.
+    page = html_page([("Every model", text), ("Per trigger", each)], DEFINITIONS[:2])
+    atomic.write_text(html, page)
     stats = aggregate_rows(rows)
     runs = interval_rows(rows)
     atomic.write_text(aggregate, _csv(AGGREGATE_COLUMNS, stats))
