@@ -70,7 +70,7 @@ def sweep_plot(dest, sweep, thresholds, title: str, poisoned_name: str | None = 
 
 def _yerr(bars: list[tuple[float, float, float]]) -> np.ndarray:
     """Matplotlib's asymmetric error bars from (value, low, high)."""
-    return np.array([[v - lo for v, lo, _ in bars], [hi - v for v, _, hi in bars]])
+    return np.maximum(0.0, [[v - lo for v, lo, _ in bars], [hi - v for v, _, hi in bars]])
 
 
 def summary_plot(dest, bars: list[dict]) -> None:

@@ -107,7 +107,8 @@ def wilson_interval(count: int, n: int) -> tuple[float, float]:
     p, z2 = count / n, Z95 * Z95
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = Z95 / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+    # The interval always holds p; min/max keep it so where rounding would not (p = 1).
+    return 100.0 * min(p, max(0.0, centre - half)), 100.0 * max(p, min(1.0, centre + half))
 
 
 def paired_differences(a, b) -> list[float]:

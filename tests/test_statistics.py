@@ -61,6 +61,14 @@ def test_wilson_interval_by_hand(count, n, low, high):
     assert st.wilson_interval(count, n) == pytest.approx((low, high), abs=1e-4)
 
 
+def test_wilson_interval_holds_the_measured_percentage():
+    for n in (1, 7, 780, 12830):
+        for count in (0, 1, n // 3, n - 1, n):
+            low, high = st.wilson_interval(count, n)
+            assert 0.0 <= low <= 100.0 * count / n <= high <= 100.0
+    assert st.wilson_interval(780, 780)[1] == 100.0
+
+
 def test_wilson_refuses_impossible_counts():
     with pytest.raises(ValueError):
         st.wilson_interval(11, 10)
