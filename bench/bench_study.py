@@ -327,6 +327,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cores", type=int, default=2, help="snakemake --cores (default 2)")
     ap.add_argument("--naive-steps", type=int, default=6, help="naive steps timed")
     args = ap.parse_args(argv)
+    from goodnet import runtime
+
+    runtime.quiet()  # TensorFlow's start-up lines would bury the progress lines
     started = datetime.datetime.now().astimezone()
     load_before = os.getloadavg()[0]
     t = time.perf_counter()

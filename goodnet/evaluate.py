@@ -55,8 +55,8 @@ def evaluate(
     results = []
     for defense, path, architecture in zip(defenses, models, architectures, strict=True):
         net = model_io.load(path, architecture)
-        if sets is None:  # read and checked once, then kept in memory for every model
-            sets = _cached(*test_sets(net, clean_test, poisoned_test, triggers, "the model"))
+        if sets is None:  # read and checked once (H5Dataset keeps the pixels) for every model
+            sets = test_sets(net, clean_test, poisoned_test, triggers, "the model")
         every = [sets[0], *sets[1].values()]
         for data in every:
             inference.check_data_fits(net, data, "the model")
@@ -70,14 +70,6 @@ def evaluate(
     # Written only once every model is scored: a failure leaves no metrics behind.
     for path, m in zip(metrics, results, strict=True):
         atomic.write_json(path, m)
-
-
-def _cached(clean, poisoned: dict):
-    """The test sets with their pixels in memory (checked to fit first)."""
-    for data in (clean, *poisoned.values()):
-        memory.check_pixels(data)
-        data.cache()
-    return clean, poisoned
 
 
 def asr_text(m: dict) -> str:

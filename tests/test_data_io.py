@@ -101,3 +101,29 @@ def test_true_labels_are_optional_and_checked(tmp_path, rng):
         f["true_label"] = np.array([0, 1])
     with pytest.raises(GoodnetError, match="'data' has 4 images but 'true_label' has 2 labels"):
         H5Dataset(tmp_path / "p.h5")
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+def test_kept_pixels_give_the_bytes_a_read_from_the_file_gives(tmp_path, rng, monkeypatch, layout):
+    """Small sets keep the pixels read while validating; large ones stream from the file.
+    Both give the same float32 batches (whole and fractional pixels, blocks that start
+    whole and turn fractional), so no result depends on which one a stage got."""
+    from goodnet import data_io
+
+    monkeypatch.setattr(data_io, "READ_ROWS", 4)  # several validation blocks
+    x = rng.integers(0, 256, (11, 5, 4, 3)).astype(np.float64)
+    x[9, 0, 0, 0] = 17.25  # a fractional pixel in the last block only
+    stored = x.transpose(0, 3, 1, 2) if layout == "channels_first" else x
+    path = raw_h5(tmp_path / "x.h5", stored, np.arange(11))
+    kept = H5Dataset(path)
+    monkeypatch.setattr(data_io, "KEEP_BYTES", 0)
+    streamed = H5Dataset(path)
+    assert kept._pixels is not None and streamed._pixels is None
+    for size in (3, 11):
+        a = np.concatenate([b for b, _ in kept.batches(size, scale=255)])
+        b = np.concatenate([b for b, _ in streamed.batches(size, scale=255)])
+        assert a.tobytes() == b.tobytes()
+    assert kept.load_pixels().dtype == streamed.load_pixels().dtype == np.float32
+    np.testing.assert_array_equal(kept.load_pixels(), streamed.load_pixels())
+    with pytest.raises(ValueError):
+        kept.load_pixels()[0, 0, 0, 0] = 1  # shared by every pass: read-only

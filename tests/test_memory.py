@@ -182,12 +182,12 @@ def test_stages_check_before_running(inputs, tmp_path, monkeypatch):
         )
     with pytest.raises(GoodnetError, match=r"^config: evaluate.batch_size 8 needs"):
         evaluate(
-            model=str(w / "models/badnet.keras"),
+            models=[str(w / "models/badnet.keras")],
             clean_test=w / "data/clean_test.h5",
             poisoned_test=w / "data/poisoned_test.h5",
-            metrics=tmp_path / "m.json",
+            metrics=[tmp_path / "m.json"],
             input_scale=255,
-            defense="badnet",
+            defenses=["badnet"],
             badnet_name="B1",
             batch_size=8,
         )
