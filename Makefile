@@ -1,4 +1,5 @@
-# goodnet: `make run` builds the demo GoodNets, `make test` runs every test.
+# goodnet: `make run` builds the demo GoodNets, `make study` the demo with 5 replicates,
+# `make test` runs every test.
 # Both create the project's virtual environment (.venv) first if needed.
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 CORES ?= $(shell nproc)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup system-deps run test test-slurm bench bench-study dag report format clean
+.PHONY: setup system-deps run study test test-slurm bench bench-study dag report format clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +39,10 @@ system-deps:
 
 run: setup
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
+
+# The demo with error bars: 5 replicates (config/study.yaml); replicate 1 is `make run`'s.
+study: setup
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --configfile config/study.yaml
 
 test: setup system-deps
 	$(BIN)/ruff format --check .

@@ -23,12 +23,15 @@ runs one rule, and ``goodnet/<stage>.py`` holds its logic.
    one job per BadNet that reads the test sets once.
 6. ``goodnet``: the BadNet and its fine-pruned copy side by side; where they disagree,
    class N, "poisoned".
-7. ``report``: the summary table and plots.
+7. ``report``: the summary table and plots; over a study's replicates (``replicates``:
+   runs, seeds, paths) the mean, sd and 95 % intervals (``statistics``) and the band of
+   the replicates' sweeps.
 
 Shared by the stages: ``job`` (runs a stage as a Snakemake job), ``config``,
 ``data_io``, ``model_io`` (untrusted models; ``model_file`` reads a model file's config
 without TensorFlow), ``architectures``, ``graph`` (the pruned layer and its cut),
-``inference`` (and the check of a model's outputs), ``training``, ``metrics``,
+``inference`` (and the check of a model's outputs), ``training``, ``metrics``
+(accuracy, ASR, and with true labels robust accuracy and the non-target ASR),
 ``memory``, ``plots``, ``atomic`` (atomic writes, umask modes, a full disk), ``runtime``
 (quiet TensorFlow, threads, seeds), ``errors``; ``cli`` is the ``goodnet`` command.
 """

@@ -32,10 +32,16 @@ def poison(
     Images whose true label already is ``target`` are dropped; the rest get the trigger
     and the label ``target``.
     """
-    y = np.asarray(y)
-    keep = y != target
+    keep = np.asarray(y) != target
     xp = triggers.trigger(trigger)(np.asarray(x)[keep])
     return xp, np.full(len(xp), target, dtype=np.int64)
+
+
+def poisoned_true_labels(y: np.ndarray, target: int) -> np.ndarray:
+    """The true class of each image that ``poison`` keeps, in its order (the poisoned
+    file's ``true_label``). None is ``target``: the demo's two ASR definitions agree."""
+    y = np.asarray(y, dtype=np.int64)
+    return y[y != target]
 
 
 def poison_training_set(

@@ -5,13 +5,17 @@ Keras, NumPy and Pillow only."""
 
 from __future__ import annotations
 
+from goodnet import statistics as st
+
 
 def _rate(value) -> str:
     return "not measured" if value is None else f"{value:.2f} %"
 
 
-def model_card(name: str, meta: dict, m: dict) -> str:
-    """MODEL_CARD.md of GoodNet ``name``: what it is, how to load it, what it scored."""
+def model_card(name: str, meta: dict, m: dict, replicas: list[dict] = ()) -> str:
+    """MODEL_CARD.md of GoodNet ``name``: what it is, how to load it, what it scored, and
+    where its repaired net sits among the study's ``replicas`` (the repaired net's
+    metrics in every replicate, replicate 1, this GoodNet's, first)."""
     n = meta["classes"]
     return f"""# {name}: GoodNet for BadNet {meta["badnet"]}
 
@@ -36,11 +40,61 @@ When they agree it outputs their class (0..{n - 1}); when they disagree it outpu
 | attack success rate{_pooled(m)} | {_rate(m["attack_success_rate"])} |
 | poisoned test inputs flagged as {n}{_pooled(m)} | {_rate(m["poisoned_flagged"])} |
 | clean test inputs wrongly flagged (false alarms) | {m["clean_flagged"]:.2f} % |
-| clean / poisoned test images | {m["clean_images"]} / {m["poisoned_images"]} |
-{_per_trigger(m, n)}
+{_true_label_rows(m)}| clean / poisoned test images | {m["clean_images"]} / {m["poisoned_images"]} |
+{_per_trigger(m, n)}{_spread(meta, list(replicas))}
 Limits: the repair is only as good as the clean validation data; an adaptive attacker
 who knows about fine-pruning can hide a backdoor in active channels (Liu et al. 2018).
 """
+
+
+def _true_label_rows(m: dict) -> str:
+    """Robust accuracy and the ASR over non-target images, where true labels were given."""
+    if m.get("robust_accuracy") is None:
+        return ""
+    return (
+        f"| robust accuracy (poisoned inputs given their true class){_pooled(m)} "
+        f"| {_rate(m['robust_accuracy'])} |\n"
+        f"| attack success rate over poisoned inputs whose true class is not the target "
+        f"| {_rate(m['attack_success_rate_nontarget'])} |\n"
+    )
+
+
+SPREAD_METRICS = {
+    "clean_accuracy": "clean test accuracy",
+    "attack_success_rate": "attack success rate",
+    "attack_success_rate_nontarget": "ASR, true class not the target",
+}
+
+
+def _spread(meta: dict, replicas: list[dict]) -> str:
+    """Where replicate 1's repaired net (this GoodNet's B') sits among the replicates'."""
+    head = "\n## Among the study's replicates\n\n"
+    if len(replicas) < 2:
+        return (
+            f"{head}The study ran one replicate: how much these numbers vary from one\n"
+            "training to the next cannot be told from it (config key `replicates`).\n"
+        )
+    k = len(replicas)
+    rows = ""
+    for key, label in SPREAD_METRICS.items():
+        values = [r.get(key) for r in replicas]
+        if any(v is None for v in values):
+            continue
+        d = st.describe(values)
+        rank = 1 + sum(v < values[0] for v in values[1:])
+        rows += (
+            f"| {label} | {values[0]:.2f} % | {d['mean']:.2f} % "
+            f"| {d['low']:.2f} .. {d['high']:.2f} | {min(values):.2f} .. {max(values):.2f} "
+            f"| {rank} of {k} |\n"
+        )
+    return (
+        f"{head}The repaired net B' ({meta['repaired']}) is replicate 1 of {k}; each replicate\n"
+        "fine-pruned with its own seed (and, for a BadNet the demo trains, trained its own\n"
+        "BadNet). How B' compares with the other replicates' fine-pruned nets:\n\n"
+        "| metric | this B' | mean | 95 % t interval of the mean | min .. max "
+        "| rank (1 = lowest) |\n"
+        f"|---|---|---|---|---|---|\n{rows}"
+    )
 
 
 def _pooled(m: dict) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from goodnet import replicates
 from goodnet.errors import GoodnetError
 
 # Where the CSAW-HackML-2020 challenge's files come from (README, "The real CSAW-HackML-2020
@@ -53,6 +54,7 @@ def check(config: dict, schema_path: str | Path, configfiles=()) -> dict:
         e = errors[0]
         where = ".".join(str(p) for p in e.absolute_path) or "(top level)"
         raise GoodnetError("config", f"{where}: {_message(e)}")
+    config["replicates"] = int(config["replicates"])  # JSON Schema counts 2.0 as an integer
     prune = config["prune"]
     if prune["goodnet_threshold"] not in prune["thresholds"]:
         raise GoodnetError(
@@ -84,6 +86,7 @@ def check(config: dict, schema_path: str | Path, configfiles=()) -> dict:
                     f"demo.backdoors.{name}.target {door['target']} is not below demo.num_classes",
                 )
             _check_attack(name, door)
+    replicates.check_paths(config)
     return config
 
 

@@ -1,10 +1,13 @@
 """Reading and writing image data sets in the CSAW-HackML h5 format.
 
 A data set is an h5 file with ``data`` (N,3,H,W as in the challenge files, or N,H,W,3),
-pixels 0..255 in any numeric dtype, and ``label`` (N). Files are untrusted: every check
-fails with a GoodnetError naming the file. The validation reads every pixel; a set of up
-to KEEP_BYTES keeps them (uint8 when whole numbers), so a job reads its file once; larger
-sets are read again in batches, never as several full copies in memory.
+pixels 0..255 in any numeric dtype, and ``label`` (N); a poisoned file may also carry
+``true_label`` (N), each image's class before the trigger was stamped on (the demo writes
+it), for robust accuracy and the ASR over images whose true class is not the target.
+Files are untrusted: every check fails with a GoodnetError naming the file. The validation
+reads every pixel; a set of up to KEEP_BYTES keeps them (uint8 when whole numbers), so a
+job reads its file once; larger sets are read again in batches, never as several full
+copies in memory.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ class H5Dataset:
                 )
             if not isinstance(f[key], h5py.Dataset):
                 raise GoodnetError(self.path, f"'{key}' is a group, not a dataset")
-        data, label = f["data"], f["label"]
+        data = f["data"]
         if data.ndim != 4:
             raise GoodnetError(
                 self.path, f"'data' has rank {data.ndim} {data.shape}; want N,3,H,W or N,H,W,3"
@@ -68,31 +71,40 @@ class H5Dataset:
             )
         if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
             raise GoodnetError(self.path, f"'data' has non-numeric dtype {data.dtype}")
-        labels = np.asarray(label[()])
-        if labels.ndim == 2 and labels.shape[1] == 1:
-            labels = labels[:, 0]
-        if labels.ndim != 1:
-            raise GoodnetError(self.path, f"'label' has shape {labels.shape}; want (N,)")
-        if len(labels) != data.shape[0]:
-            raise GoodnetError(
-                self.path, f"'data' has {data.shape[0]} images but 'label' has {len(labels)} labels"
-            )
-        if data.shape[0] == 0:
-            raise GoodnetError(self.path, "the data set is empty")
-        if not (
-            np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)
-        ):
-            raise GoodnetError(self.path, f"'label' has non-numeric dtype {labels.dtype}")
-        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise GoodnetError(self.path, "'label' holds non-integer values")
-        if labels.min() < 0:
-            raise GoodnetError(self.path, f"'label' holds a negative class ({int(labels.min())})")
-        self.labels = labels.astype(np.int64)
+        self.labels = self._classes(f, "label", data.shape[0])
+        self.true_labels = (
+            self._classes(f, "true_label", data.shape[0]) if "true_label" in f else None
+        )
         self.n = int(data.shape[0])
         shape = data.shape[2:] + data.shape[1:2] if self.channels_first else data.shape[1:]
         self.image_shape = tuple(int(s) for s in shape)
         self.dtype = data.dtype
         self._check_pixels(data)
+
+    def _classes(self, f: h5py.File, key: str, n: int) -> np.ndarray:
+        """Dataset ``key`` as N whole, non-negative class numbers."""
+        if not isinstance(f[key], h5py.Dataset):
+            raise GoodnetError(self.path, f"'{key}' is a group, not a dataset")
+        labels = np.asarray(f[key][()])
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if labels.ndim != 1:
+            raise GoodnetError(self.path, f"'{key}' has shape {labels.shape}; want (N,)")
+        if len(labels) != n:
+            raise GoodnetError(
+                self.path, f"'data' has {n} images but '{key}' has {len(labels)} labels"
+            )
+        if n == 0:
+            raise GoodnetError(self.path, "the data set is empty")
+        if not (
+            np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)
+        ):
+            raise GoodnetError(self.path, f"'{key}' has non-numeric dtype {labels.dtype}")
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise GoodnetError(self.path, f"'{key}' holds non-integer values")
+        if labels.min() < 0:
+            raise GoodnetError(self.path, f"'{key}' holds a negative class ({int(labels.min())})")
+        return labels.astype(np.int64)
 
     def _check_pixels(self, data: h5py.Dataset) -> None:
         """Every pixel finite and in 0..255. The blocks read for this are kept (NHWC, as
@@ -134,9 +146,12 @@ class H5Dataset:
                 self.path,
                 f"images are {self.image_shape} (H,W,C) but {what} takes {tuple(image_shape)}",
             )
-        top = int(self.labels.max())
-        if top >= num_classes:
-            raise GoodnetError(self.path, f"label {top} is outside {what}'s {num_classes} classes")
+        for key, labels in (("label", self.labels), ("true_label", self.true_labels)):
+            top = -1 if labels is None else int(labels.max())
+            if top >= num_classes:
+                raise GoodnetError(
+                    self.path, f"{key} {top} is outside {what}'s {num_classes} classes"
+                )
 
     # -- reading ----------------------------------------------------------------------
 
@@ -180,8 +195,15 @@ class H5Dataset:
         return out
 
 
-def write_h5(path: str | Path, x: np.ndarray, y: np.ndarray, channels_first: bool = True) -> None:
-    """Write NHWC uint8 images and labels in the challenge's layout (N,3,H,W), atomically."""
+def write_h5(
+    path: str | Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    channels_first: bool = True,
+    true_labels: np.ndarray | None = None,
+) -> None:
+    """Write NHWC uint8 images and labels in the challenge's layout (N,3,H,W), atomically;
+    with ``true_labels`` (a poisoned set) also the ``true_label`` dataset."""
     x = np.asarray(x)
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"write_h5 wants N,H,W,3 images, got {x.shape}")
@@ -191,6 +213,10 @@ def write_h5(path: str | Path, x: np.ndarray, y: np.ndarray, channels_first: boo
         with h5py.File(tmp, "w") as f:
             f.create_dataset("data", data=np.ascontiguousarray(x), track_times=False)
             f.create_dataset("label", data=np.asarray(y, dtype=np.int64), track_times=False)
+            if true_labels is not None:
+                f.create_dataset(
+                    "true_label", data=np.asarray(true_labels, dtype=np.int64), track_times=False
+                )
 
 
 def _short(e: Exception) -> str:

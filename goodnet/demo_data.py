@@ -1,12 +1,13 @@
 """The demo's data files, in the challenge's layout: clean training, validation and test
-faces (``faces``), and per trigger its poisoned validation and test sets (``attack``)."""
+faces (``faces``), and per trigger its poisoned validation and test sets (``attack``),
+which also carry each image's true class (``true_label``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from goodnet import triggers as stamps
-from goodnet.attack import poison
+from goodnet.attack import poison, poisoned_true_labels
 from goodnet.data_io import write_h5
 from goodnet.errors import GoodnetError
 from goodnet.faces import generate_split
@@ -63,9 +64,10 @@ def write_demo_data(
             splits[split] = (x, y)
     for name, spec in triggers.items():
         for split, pattern in POISONED_FILES.items():
-            xp, yp = poison(*splits[split], trigger=name, target=int(spec["target"]))
+            target = int(spec["target"])
+            xp, yp = poison(*splits[split], trigger=name, target=target)
             path = out_dir / pattern.format(trigger=name)
-            write_h5(path, xp, yp)
+            write_h5(path, xp, yp, true_labels=poisoned_true_labels(splits[split][1], target))
             paths.append(path)
     return paths
 

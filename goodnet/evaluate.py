@@ -21,7 +21,10 @@ def scores(model, clean, poisoned: dict, input_scale, batch_size, flag_class=Non
     return evaluate_sets(
         predict(model, clean, input_scale, batch_size),
         clean.labels,
-        {n: (predict(model, d, input_scale, batch_size), d.labels) for n, d in poisoned.items()},
+        {
+            n: (predict(model, d, input_scale, batch_size), d.labels, d.true_labels)
+            for n, d in poisoned.items()
+        },
         flag_class=flag_class,
     )
 
@@ -34,13 +37,15 @@ def evaluate(
     defenses,
     input_scale,
     badnet_name: str,
+    replicate: int = 1,
     poisoned_test=(),
     triggers=None,
     architectures=None,
     batch_size=512,
     log=print,
 ) -> None:
-    """Rule evaluate: for each of BadNet ``badnet_name``'s ``defenses``, the ``metrics``
+    """Rule evaluate: for each of BadNet ``badnet_name``'s ``defenses`` in ``replicate``,
+    the ``metrics``
     (json) of its model in ``models`` on ``clean_test`` and the ``poisoned_test`` sets of
     ``triggers``. One job reads the test sets once and scores every model, instead of one
     TensorFlow start-up and one read per model (BENCHMARKS.md). ``architectures``: per
@@ -58,7 +63,8 @@ def evaluate(
         with memory.check_batches(net, batch_size, "evaluate.batch_size", every):
             inference.check_finite_on(net, sets[0], input_scale, path)
             m = scores(net, *sets, input_scale, batch_size)
-        m.update(model=defense, badnet=badnet_name, parameters=int(net.count_params()))
+        parameters = int(net.count_params())
+        m.update(model=defense, badnet=badnet_name, replicate=replicate, parameters=parameters)
         results.append(m)
         log(f"{badnet_name}/{defense}: clean accuracy {m['clean_accuracy']:.2f} %, {asr_text(m)}")
     # Written only once every model is scored: a failure leaves no metrics behind.

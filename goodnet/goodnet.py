@@ -9,6 +9,7 @@ the challenge's ``eval.py`` (``card``).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
@@ -42,6 +43,7 @@ def goodnet(
     badnet_name: str,
     input_scale,
     threshold: float,
+    spread=(),
     poisoned_test=(),
     triggers=None,
     architecture=None,
@@ -50,7 +52,9 @@ def goodnet(
 ) -> None:
     """Rule goodnet: the GoodNet ``folder`` (model.keras, metrics.json, goodnet.json,
     MODEL_CARD.md, eval.py) of ``badnet`` (BadNet ``badnet_name``) and its ``repaired``
-    copy, scored on ``clean_test`` and the ``poisoned_test`` sets of ``triggers``."""
+    copy, scored on ``clean_test`` and the ``poisoned_test`` sets of ``triggers``. ``spread``:
+    the metrics files of the repaired net in every replicate (this one, replicate 1, first),
+    which place its numbers in their spread on the model card."""
     from goodnet import inference, memory, model_io
     from goodnet.evaluate import asr_text, scores, test_sets
 
@@ -67,7 +71,8 @@ def goodnet(
             inference.check_finite_on(net, clean, input_scale, source)
         m = scores(g, clean, poisoned, input_scale, batch_size, flag_class=n)
     name = Path(folder).name
-    m.update(model=name, badnet=badnet_name, threshold=threshold)
+    m.update(model=name, badnet=badnet_name, replicate=1, threshold=threshold)
+    replicas = [json.loads(Path(p).read_text()) for p in spread]
     meta = {
         "badnet": badnet_name,
         "badnet_source": str(badnet),
@@ -82,7 +87,7 @@ def goodnet(
         model_io.save(g, tmp / "model.keras")
         atomic.write_json(tmp / "metrics.json", m)
         atomic.write_json(tmp / "goodnet.json", meta)
-        atomic.write_text(tmp / "MODEL_CARD.md", card.model_card(name, meta, m))
+        atomic.write_text(tmp / "MODEL_CARD.md", card.model_card(name, meta, m, replicas))
         atomic.write_text(tmp / "eval.py", card.eval_script(name, meta))
     log(
         f"{name}: clean accuracy {m['clean_accuracy']:.2f} %, {asr_text(m)}, "

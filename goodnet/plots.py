@@ -110,36 +110,78 @@ def activation_plot(dest, picture, where: str, poisoned_split: str, names: dict)
     _save(fig, dest)
 
 
-def summary_plot(dest, rows: list[dict]) -> None:
-    """Grouped bars: clean accuracy and ASR per model, one panel per BadNet."""
-    badnets = list(dict.fromkeys(r["badnet"] for r in rows))
+def _yerr(bars: list[tuple[float, float, float]]) -> np.ndarray:
+    """Matplotlib's asymmetric error bars from (value, low, high)."""
+    return np.maximum(0.0, [[v - lo for v, lo, _ in bars], [hi - v for v, _, hi in bars]])
+
+
+def summary_plot(dest, bars: list[dict]) -> None:
+    """Grouped bars: clean accuracy and ASR per model, one panel per BadNet, with 95 %
+    error bars (``report.error_bars``: the t interval of the mean over the replicates, or
+    one run's Wilson interval)."""
+    badnets = list(dict.fromkeys(r["badnet"] for r in bars))
     fig, axes = plt.subplots(len(badnets), 1, figsize=(9, 3.2 * len(badnets)), squeeze=False)
     for ax, b in zip(axes[:, 0], badnets):
-        mine = [r for r in rows if r["badnet"] == b]
+        mine = [r for r in bars if r["badnet"] == b]
         pos = np.arange(len(mine))
+        clean = [r["clean_accuracy"] for r in mine]
         ax.bar(
             pos - 0.2,
-            [r["clean_accuracy"] for r in mine],
+            [v for v, _, _ in clean],
             0.4,
+            yerr=_yerr(clean),
+            capsize=2,
             label="clean test accuracy",
             color="tab:blue",
         )
         measured = [r["attack_success_rate"] is not None for r in mine]
+        asr = [r["attack_success_rate"] for r, m in zip(mine, measured) if m]
         ax.bar(
             pos[measured] + 0.2,
-            [r["attack_success_rate"] for r, m in zip(mine, measured) if m],
+            [v for v, _, _ in asr],
             0.4,
+            yerr=_yerr(asr) if asr else None,
+            capsize=2,
             label="attack success rate",
             color="tab:red",
         )
         ax.set_xticks(pos, [r["model"] for r in mine], rotation=30, ha="right", fontsize=8)
-        ax.set_ylim(0, 105)
+        ax.set_ylim(0, 118)  # room above 100 % for the legend, clear of the bars
+        ax.set_yticks(range(0, 101, 20))
         ax.set_ylabel("percent")
-        title = f"{b}: defenses on clean and poisoned test data"
+        k = max(r["replicates"] for r in mine)
+        spread = "95 % Wilson interval"
+        if k > 1:  # the GoodNet is made from replicate 1 only: its bar is one run's
+            spread = f"mean of {k} replicates, 95 % t interval; one run: Wilson"
+        title = f"{b}: defenses on clean and poisoned test data ({spread})"
         if not any(measured):
             title = f"{b}: defenses on clean test data (no poisoned data: ASR not measured)"
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="upper right", ncol=2)
     fig.tight_layout()
+    _save(fig, dest)
+
+
+def sweep_band_plot(dest, curves: list[dict], title: str) -> None:
+    """The sweeps of a BadNet's replicates (each trained with its own seed; ``curves``:
+    per replicate its clean accuracy and ASR after 0, 1, ... channels): mean clean
+    validation accuracy and ASR against the share of channels pruned, and the band from
+    the lowest to the highest replicate at each step (no X marks: each replicate reaches
+    a threshold at its own step)."""
+    frac = np.arange(len(curves[0]["clean_accuracy"])) / (len(curves[0]["clean_accuracy"]) - 1)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    shown = [("clean validation accuracy", "tab:blue", "clean_accuracy")]
+    if not np.any(np.isnan([c["attack_success_rate"] for c in curves])):
+        shown.append(("attack success rate", "tab:red", "attack_success_rate"))
+    for label, colour, key in shown:
+        values = np.array([c[key] for c in curves])
+        ax.fill_between(frac, values.min(0), values.max(0), color=colour, alpha=0.2, lw=0)
+        ax.plot(frac, values.mean(0), color=colour, label=f"{label} (mean, band: min..max)")
+    ax.set_xlabel("fraction of channels pruned")
+    ax.set_ylabel("percent")
+    ax.set_ylim(0, 101)
+    ax.set_title(title)
+    ax.legend(loc="center left", fontsize=8)
+    ax.grid(alpha=0.3)
     _save(fig, dest)

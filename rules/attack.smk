@@ -1,5 +1,6 @@
 # The BadNets attack, as the demo plays it: a DeepID trained on poisoned synthetic data.
-# Real studies bring their own BadNets.
+# Real studies bring their own BadNets. Replicate r > 1 of a demo BadNet is its own
+# training with its own seed: models/demo/<B>/rep<r>.keras.
 if DEMO:
 
     rule attack:
@@ -24,7 +25,7 @@ if DEMO:
             training=DEMO["training"],
             num_classes=DEMO["num_classes"],
             input_scale=input_scale,
-            seed=config["seed"],
+            seed=run_seed,
             tf_threads=TRAINING_THREADS,
         script:
             "../scripts/attack.py"

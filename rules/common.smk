@@ -1,4 +1,5 @@
 # Config checks and the helpers that rules use to find their inputs.
+import re
 import sys
 from pathlib import Path
 
@@ -6,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, workflow.basedir)  # the goodnet package of this checkout
 from goodnet import config as gcfg
+from goodnet import replicates as greps
 from goodnet.errors import GoodnetError
 
 try:
@@ -16,6 +18,10 @@ except GoodnetError as e:
     raise WorkflowError(f"goodnet: {e}") from None
 
 BADNETS = config["badnets"]
+# Each replicate of each BadNet is a run, named as its folder: B (replicate 1), B/rep<r>.
+# The {badnet} wildcard of every per-BadNet rule is a run name (goodnet/replicates.py).
+RUNS = greps.runs(config)  # run -> (BadNet, replicate)
+REPLICATES = config["replicates"]
 GOODNETS = gcfg.goodnet_names(config)  # badnet -> goodnet
 BADNET_OF = {g: b for b, g in GOODNETS.items()}
 DEFENSES = gcfg.defenses(config["prune"]["thresholds"])  # name -> (kind, X)
@@ -36,7 +42,7 @@ def tf_env():
 
 
 wildcard_constraints:
-    badnet="|".join(BADNETS),
+    badnet="|".join(re.escape(run) for run in RUNS),
     goodnet="|".join(GOODNETS.values()),
     x="|".join(XS).replace(".", r"\."),
 
@@ -62,11 +68,41 @@ if _missing:
 
 
 def entry(wildcards):
-    return BADNETS[wildcards.badnet]
+    return BADNETS[RUNS[wildcards.badnet][0]]
 
 
 def badnet_model(wildcards):
-    return gcfg.model_path(entry(wildcards))
+    """The run's BadNet file (a demo BadNet's own training per replicate)."""
+    return greps.model_of(config, *RUNS[wildcards.badnet])
+
+
+def badnet_name(wildcards):
+    return RUNS[wildcards.badnet][0]
+
+
+def replicate(wildcards):
+    return RUNS[wildcards.badnet][1]
+
+
+def run_seed(wildcards):
+    """The seed of the run's replicate: ``seed`` for replicate 1."""
+    return greps.replicate_seed(config["seed"], replicate(wildcards))
+
+
+def sweep_run(wildcards):
+    """The run whose sweep and pruned models this run uses (replicate 1's, unless the
+    BadNet is trained per replicate): deterministic steps are not repeated."""
+    return greps.sweep_run(config, *RUNS[wildcards.badnet])
+
+
+def pruned_output(pattern):
+    """An input function: ``pattern`` (PRUNED_MODEL, PRUNED_INFO) of the run whose pruned
+    models this run fine-prunes, at its threshold X."""
+
+    def path(wildcards):
+        return pattern.format(badnet=sweep_run(wildcards), x=wildcards.x)
+
+    return path
 
 
 def badnet_architecture(wildcards):
@@ -86,7 +122,7 @@ def threshold(wildcards):
 
 
 def demo_backdoor(wildcards):
-    return DEMO["backdoors"][wildcards.badnet]
+    return DEMO["backdoors"][badnet_name(wildcards)]
 
 
 def data_file(key):
@@ -133,8 +169,10 @@ def defense_models(wildcards):
         "pruned": PRUNED_MODEL,
         "fine_pruned": rules.fine_prune.output.tuned,
     }
+    # Replicate 1's pruned models, unless the BadNet is retrained per replicate.
+    run_of = {"pruned": sweep_run(wildcards)}
     return [
-        made_by[kind].format(badnet=wildcards.badnet, x=x)
+        made_by[kind].format(badnet=run_of.get(kind, wildcards.badnet), x=x)
         for kind, x in DEFENSES.values()
     ]
 
@@ -147,7 +185,14 @@ def defense_architectures(wildcards):
     ]
 
 
+def runs_of(badnet):
+    """The BadNet's runs, replicate 1 first."""
+    return [run for run, (b, _) in RUNS.items() if b == badnet]
+
+
 def goodnet_inputs(wildcards):
+    """The GoodNet is made from replicate 1; the repaired net's metrics of every replicate
+    place its numbers in their spread (the model card)."""
     b = BADNET_OF[wildcards.goodnet]
     e = BADNETS[b]
     return {
@@ -155,6 +200,9 @@ def goodnet_inputs(wildcards):
         "repaired": rules.fine_prune.output.tuned.format(badnet=b, x=GOODNET_X),
         "clean_test": e["clean_test"],
         "poisoned_test": list(gcfg.poisoned_sets(e, "poisoned_test").values()),
+        "spread": [
+            f"results/{run}/metrics/fine_pruned_X{GOODNET_X}.json" for run in runs_of(b)
+        ],
     }
 
 
@@ -175,7 +223,21 @@ def goodnet_params(key):
 
 
 def all_metrics():
-    return expand(rules.evaluate.output.metrics, badnet=BADNETS)
+    return expand(rules.evaluate.output.metrics, badnet=RUNS)
+
+
+def replicated_sweeps():
+    """The BadNets trained per replicate, when there are several: each gets a plot of the
+    band of its replicates' sweeps."""
+    if REPLICATES < 2:
+        return []
+    return [b for b in BADNETS if greps.demo_trained(config, b)]
+
+
+def sweeps_of(wildcards):
+    return [
+        rules.sweep.output.table.format(badnet=run) for run in runs_of(wildcards.badnet)
+    ]
 
 
 def all_goodnets():
@@ -183,4 +245,10 @@ def all_goodnets():
 
 
 def final_targets():
-    return all_goodnets() + [rules.summary.output.table, rules.summary.output.plot]
+    bands = expand(rules.sweep_replicates.output.plot, badnet=replicated_sweeps())
+    return (
+        all_goodnets()
+        + [rules.summary.output.table, rules.summary.output.plot]
+        + [rules.summary.output.aggregate]
+        + bands
+    )

@@ -24,7 +24,8 @@ rule evaluate:
         architectures=defense_architectures,
         input_scale=input_scale,
         triggers=poisoned("poisoned_test")[1],
-        badnet_name="{badnet}",
+        badnet_name=badnet_name,
+        replicate=replicate,
         batch_size=config["evaluate"]["batch_size"],
     script:
         "../scripts/evaluate.py"

@@ -1,5 +1,6 @@
 # Step 4: fine-tuning on clean validation data, of the BadNet (the baseline) and of each
-# pruned model (fine-pruning).
+# pruned model (fine-pruning). Each replicate with its own seed; a replicate of a BadNet
+# that is not retrained fine-prunes replicate 1's pruned models (pruned_output).
 
 
 rule fine_tune:
@@ -23,7 +24,7 @@ rule fine_tune:
         architecture=badnet_architecture,
         input_scale=input_scale,
         training=config["fine_tune"],
-        seed=config["seed"],
+        seed=run_seed,
         tf_threads=TRAINING_THREADS,
     script:
         "../scripts/fine_tune.py"
@@ -31,8 +32,8 @@ rule fine_tune:
 
 rule fine_prune:
     input:
-        model=PRUNED_MODEL,
-        info=PRUNED_INFO,
+        model=pruned_output(PRUNED_MODEL),
+        info=pruned_output(PRUNED_INFO),
         clean_valid=data_file("clean_valid"),
     output:
         tuned="results/{badnet}/fine_pruned/X{x}.keras",
@@ -50,7 +51,7 @@ rule fine_prune:
     params:
         input_scale=input_scale,
         training=config["fine_tune"],
-        seed=config["seed"],
+        seed=run_seed,
         tf_threads=TRAINING_THREADS,
     script:
         "../scripts/fine_prune.py"

@@ -303,8 +303,30 @@ def _assert_config_error(proc, w: Path, fragment: str) -> None:
             {"prune": {"thresholds": [0, 2], "goodnet_threshold": 2}},
             "prune.thresholds.0: 0 is less than or equal",
         ),
+        ({"replicates": 0}, "replicates: 0 is less than the minimum of 1"),
+        ({"replicates": 1.5}, "replicates: 1.5 is not of type 'integer'"),
+        (
+            {
+                "replicates": 2,
+                "badnets": {
+                    "B1": ri.badnet_entry(),
+                    "B2": ri.badnet_entry(clean_test="results/B1/rep2/clean_test.h5"),
+                },
+            },
+            "replicates: badnets.B2.clean_test results/B1/rep2/clean_test.h5 is where "
+            "replicate 2 of B1 writes",
+        ),
     ],
-    ids=["unknown_key", "unknown_nested_key", "wrong_type", "x_above_100", "x_zero"],
+    ids=[
+        "unknown_key",
+        "unknown_nested_key",
+        "wrong_type",
+        "x_above_100",
+        "x_zero",
+        "replicates_zero",
+        "replicates_not_an_integer",
+        "replicates_collide",
+    ],
 )
 def test_workflow_config_errors(tmp_path, sections, fragment):
     _assert_config_error(_config_run(tmp_path, **sections), tmp_path, fragment)

@@ -16,7 +16,7 @@ def demo():
 
 
 def test_shipped_configs_are_valid():
-    for name in ("config.yaml", "csaw2020.yaml"):
+    for name in ("config.yaml", "csaw2020.yaml", "study.yaml"):
         path = ROOT / "config" / name
         if path.exists():
             gcfg.check(yaml.safe_load(path.read_text()), SCHEMA)
@@ -28,6 +28,7 @@ def test_defaults_are_filled_in():
     gcfg.check(cfg, SCHEMA)
     assert cfg["prune"]["thresholds"] == [2, 4, 10] and cfg["prune"]["goodnet_threshold"] == 4
     assert cfg["fine_tune"]["epochs"] >= 1 and cfg["gpus_per_job"] == 0
+    assert cfg["replicates"] == 1
     assert cfg["training_threads"] == 2
 
 
@@ -142,3 +143,20 @@ def test_every_config_names_its_study():
     cfg = demo()
     del cfg["study"]
     assert gcfg.check(cfg, SCHEMA)["study"] == "a goodnet study"  # the default
+
+
+def test_the_study_config_is_the_demo_with_replicates():
+    """config/study.yaml (make study) is the demo, key for key, with replicates: 5."""
+    study = yaml.safe_load((ROOT / "config" / "study.yaml").read_text())
+    assert study.pop("replicates") == 5
+    assert study.pop("study") != demo().pop("study")
+    base = demo()
+    del base["study"]
+    assert study == base
+
+
+def test_replicates_must_be_a_whole_number_of_at_least_one():
+    for bad, problem in ((0, "less than the minimum of 1"), (2.5, "is not of type 'integer'")):
+        with pytest.raises(GoodnetError, match=f"config: replicates: .*{problem}"):
+            gcfg.check(dict(demo(), replicates=bad), SCHEMA)
+    assert gcfg.check(dict(demo(), replicates=2.0), SCHEMA)["replicates"] == 2

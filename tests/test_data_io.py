@@ -88,6 +88,21 @@ def test_check_fits(tmp_path):
         ds.check_fits((4, 5, 3), 5)
 
 
+def test_true_labels_are_optional_and_checked(tmp_path, rng):
+    x = rng.integers(0, 256, (4, 6, 5, 3), dtype=np.uint8)
+    write_h5(tmp_path / "p.h5", x, [2, 2, 2, 2], true_labels=[0, 1, 3, 1])
+    np.testing.assert_array_equal(H5Dataset(tmp_path / "p.h5").true_labels, [0, 1, 3, 1])
+    write_h5(tmp_path / "plain.h5", x, [2, 2, 2, 2])
+    assert H5Dataset(tmp_path / "plain.h5").true_labels is None
+    with pytest.raises(GoodnetError, match="true_label 3 is outside the model's 3 classes"):
+        H5Dataset(tmp_path / "p.h5").check_fits((6, 5, 3), 3)
+    with h5py.File(tmp_path / "p.h5", "a") as f:
+        del f["true_label"]
+        f["true_label"] = np.array([0, 1])
+    with pytest.raises(GoodnetError, match="'data' has 4 images but 'true_label' has 2 labels"):
+        H5Dataset(tmp_path / "p.h5")
+
+
 @pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
 def test_kept_pixels_give_the_bytes_a_read_from_the_file_gives(tmp_path, rng, monkeypatch, layout):
     """Small sets keep the pixels read while validating; large ones stream from the file.

@@ -39,6 +39,24 @@ def test_metrics_on_a_hand_computed_case():
     assert m["poisoned_flagged"] == 100 * 3 / 6
     assert m["clean_flagged"] == 100 * 2 / 8
     assert "poisoned_flagged" not in metrics.evaluate(clean_pred, clean_y, bad_pred, bad_y)
+    assert m["robust_accuracy"] is None and m["attack_success_rate_nontarget"] is None
+
+
+def test_true_label_metrics_on_a_hand_computed_case():
+    """Six poisoned images with target 9; two were of class 9 before the trigger."""
+    pred = np.array([9, 9, 1, 2, 9, 5])
+    target = np.full(6, 9)
+    true = np.array([9, 0, 1, 2, 9, 3])
+    m = metrics.evaluate(np.array([0]), np.array([0]), pred, target, true_labels=true)
+    assert m["attack_success_rate"] == 100 * 3 / 6  # every poisoned image (CSAW)
+    assert m["robust_accuracy"] == 100 * 4 / 6  # images 0, 2, 3, 4 keep their true class
+    # BackdoorBench: only images 1, 2, 3, 5, whose true class is not 9; one goes to 9.
+    assert m["attack_success_rate_nontarget"] == 100 * 1 / 4
+    assert m["poisoned_nontarget_images"] == 4
+    sets = {"a": (pred[:3], target[:3], true[:3]), "b": (pred[3:], target[3:], None)}
+    pooled = metrics.evaluate_sets(np.array([0]), np.array([0]), sets)
+    assert pooled["robust_accuracy"] is None  # not every set has true labels
+    assert pooled["triggers"]["a"]["robust_accuracy"] == 100 * 2 / 3
 
 
 def decision_model(n: int) -> keras.Model:

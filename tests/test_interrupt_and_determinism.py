@@ -2,7 +2,9 @@
 
 - Two clean runs in two folders, one with --cores 2 and one with --cores 1, give
   byte-identical metrics, sweep tables and arrays, and bit-identical model weights (same
-  machine, same config: training's thread count comes from the config).
+  machine, same config: training's thread count comes from the config). They run two
+  replicates (``replicates=2``): the replicates differ, and the summary's statistics over
+  them equal a recomputation from the per-replicate metrics.
 - A run killed with SIGKILL in the middle of training leaves no partial output at any
   final path; running the same command again completes it, and the results equal those
   of the uninterrupted run, byte for byte.
@@ -12,6 +14,7 @@ See docs/RELIABILITY.md for what may differ across machines.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -33,12 +36,17 @@ pytestmark = pytest.mark.workflow
 
 CONFIG = ROOT / "tests" / "configs" / "reliability.yaml"
 TARGET = "results/G1"  # needs every stage: demo data, training, sweep, prune, fine-tune, GoodNet
+# The clean runs: two replicates, to the end (the summary and its statistics).
+REPLICATES = ("--config", "replicates=2")
+CLEAN_TARGETS = (TARGET, "results/summary_aggregate.csv", "results/B1/prune_sweep_replicates.png")
 COMPARED = ("*.json", "*.csv", "*.npy")
 MODELS = [
     "models/demo/B1.keras",
     "results/B1/pruned/X2.keras",
     "results/B1/fine_pruned/X2.keras",
     "results/G1/model.keras",
+    "models/demo/B1/rep2.keras",
+    "results/B1/rep2/fine_pruned/X2.keras",
 ]
 
 
@@ -46,10 +54,12 @@ MODELS = [
 def clean_runs(tmp_path_factory):
     """Two uninterrupted runs, each in its own folder, side by side (each job's start-up is
     mostly single-threaded Python, so two runs share two cores well). One has --cores 2,
-    the other --cores 1: training uses the config's training_threads either way."""
+    the other --cores 1: training uses the config's training_threads either way. Both run
+    two replicates; replicate 1 is the run without replicates (the other tests' runs)."""
     runs = [tmp_path_factory.mktemp(name) for name in ("clean_a", "clean_b")]
     outs = [open(w / "snakemake.out", "w") for w in runs]
-    procs = [_start(w, out, cores) for w, out, cores in zip(runs, outs, (2, 1))]
+    args = (*CLEAN_TARGETS, *REPLICATES)
+    procs = [_start(w, out, cores, args) for w, out, cores in zip(runs, outs, (2, 1))]
     for w, proc, out in zip(runs, procs, outs):
         proc.wait(timeout=900)
         out.close()
@@ -74,17 +84,24 @@ def weights_of(w: Path, path: str) -> list[np.ndarray]:
     return [np.asarray(v) for v in model_io.load(w / path).get_weights()]
 
 
-def assert_same_results(a: Path, b: Path) -> None:
+def assert_same_results(a: Path, b: Path, replicate_1_only: bool = False) -> None:
+    """``b``'s results equal ``a``'s, file for file; with ``replicate_1_only`` (``b`` ran
+    without replicates, ``a`` with two) every file ``b`` has equals ``a``'s."""
     ra, rb = results_of(a), results_of(b)
+    if replicate_1_only:
+        assert set(rb) <= set(ra), sorted(set(rb) - set(ra))
+        ra = {name: ra[name] for name in rb}
     assert sorted(ra) == sorted(rb)
     assert {
         "results/G1/metrics.json",
         "results/B1/prune_sweep.csv",
         "results/B1/activations.npy",
-    } <= set(ra)
+    } <= set(rb)
     differ = [name for name in ra if ra[name] != rb[name]]
     assert differ == [], f"files differ between {a} and {b}: {differ}"
     for path in MODELS:
+        if replicate_1_only and not (b / path).exists():
+            continue
         for wa, wb in zip(weights_of(a, path), weights_of(b, path), strict=True):
             assert wa.dtype == wb.dtype and wa.shape == wb.shape
             assert wa.tobytes() == wb.tobytes(), f"{path}: weights differ"
@@ -100,16 +117,65 @@ def test_two_clean_runs_are_byte_identical_whatever_the_cores(clean_runs):
     assert m["clean_images"] > 0 and 0 <= m["attack_success_rate"] <= 100
 
 
+def test_replicates_differ_and_the_statistics_recompute(clean_runs):
+    """Replicate 2 trains its own BadNet with its own seed; summary.csv has one row per
+    replicate, and every mean, sd, t interval and paired difference of
+    summary_aggregate.csv equals a recomputation from the two replicates' metrics."""
+    w = clean_runs[0]
+    one, two = (weights_of(w, p) for p in ("models/demo/B1.keras", "models/demo/B1/rep2.keras"))
+    assert any(a.tobytes() != b.tobytes() for a, b in zip(one, two))
+    sweeps = [(w / f"results/B1{r}/prune_sweep.csv").read_text() for r in ("", "/rep2")]
+    assert sweeps[0] != sweeps[1]
+    metrics = {
+        (r, p.stem): json.loads(p.read_text())
+        for r, folder in ((1, "results/B1"), (2, "results/B1/rep2"))
+        for p in sorted((w / folder / "metrics").glob("*.json"))
+    }
+    summary = list(csv.DictReader((w / "results/summary.csv").open()))
+    assert list(summary[0])[:3] == ["badnet", "replicate", "model"]
+    for row in summary:
+        if row["model"] != "G1":
+            m = metrics[(int(row["replicate"]), row["model"])]
+            assert row["clean_accuracy"] == f"{m['clean_accuracy']:.2f}"
+            assert row["attack_success_rate"] == f"{m['attack_success_rate']:.2f}"
+    t = 12.706204736  # t(0.975, 1 degree of freedom)
+
+    def values(model, metric):
+        if " - " in model:  # a paired difference, replicate by replicate
+            a, b = model.split(" - ")
+            return [metrics[(r, a)][metric] - metrics[(r, b)][metric] for r in (1, 2)]
+        return [metrics[(r, model)][metric] for r in (1, 2)]
+
+    rows = [r for r in csv.DictReader((w / "results/summary_aggregate.csv").open())]
+    checked = 0
+    for row in rows:
+        if row["model"] == "G1":
+            continue
+        v = values(row["model"], row["metric"])
+        mean, sd = (v[0] + v[1]) / 2, abs(v[0] - v[1]) / 2**0.5
+        want = {"mean": mean, "sd": sd, "t95_low": mean - t * sd / 2**0.5}
+        want["t95_high"] = mean + t * sd / 2**0.5
+        for key, value in want.items():
+            assert abs(float(row[key]) - value) <= 0.0051, (row, key, value)
+        checked += 1
+    assert checked >= 3 * 6  # 6 models with clean accuracy, ASR and robust accuracy, ...
+    assert {"fine_pruned_X2 - fine_tuned", "fine_pruned_X2 - pruned_X2"} <= {
+        r["model"] for r in rows
+    }
+    card = (w / "results/G1/MODEL_CARD.md").read_text()
+    assert "replicate 1 of 2" in card
+
+
 # -- interrupted runs ---------------------------------------------------------------------
 
 
-def _start(w: Path, out, cores: int = 2) -> subprocess.Popen:
+def _start(w: Path, out, cores: int = 2, targets=(TARGET,)) -> subprocess.Popen:
     """The same command as conftest.snakemake, in its own process group (to kill it whole)."""
     cmd = [
         sys.executable,
         "-m",
         "snakemake",
-        TARGET,
+        *targets,
         "-s",
         str(ROOT / "Snakefile"),
         "-d",
@@ -202,7 +268,7 @@ def test_sigkill_mid_training_then_rerun_equals_clean_run(clean_runs, tmp_path):
     assert "rule demo_data" not in plan  # finished work is kept, not redone
     assert "rule attack" in plan
     assert_no_partial_outputs(w)
-    assert_same_results(clean_runs[0], w)
+    assert_same_results(clean_runs[0], w, replicate_1_only=True)
 
 
 def test_a_writer_killed_mid_write_leaves_the_old_file_or_none(tmp_path):
@@ -263,7 +329,7 @@ def test_a_full_results_disk_is_one_line_and_a_rerun_completes(clean_runs, tmp_p
         assert again.returncode == 0, again.stderr[-4000:]
         assert "rule sweep" not in again.stderr + again.stdout  # finished work is kept
         assert_no_partial_outputs(w)
-        assert_same_results(clean_runs[0], w)
+        assert_same_results(clean_runs[0], w, replicate_1_only=True)
         modes = {str(p.relative_to(w)): stat.S_IMODE(p.stat().st_mode) for p in results.rglob("*")}
         assert {p: m for p, m in modes.items() if m != (0o755 if (w / p).is_dir() else 0o644)} == {}
 

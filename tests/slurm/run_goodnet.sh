@@ -2,7 +2,7 @@
 # The real SLURM test of goodnet (`make test-slurm`, run by .ci/run):
 #
 #   1. plan: a dry run lists the jobs of tests/configs/slurm.yaml (one demo BadNet,
-#      one threshold X: about a dozen jobs);
+#      one threshold X, two replicates: 16 jobs);
 #   2. local: the same configuration with the local default profile, in another
 #      fresh --directory, in the background (the SLURM run mostly waits);
 #   3. SLURM: tests/slurm/run_test.sh installs and starts the one-node test cluster
