@@ -316,15 +316,6 @@ def report(m: dict, r: dict, mach: dict, started, load: tuple, wall: float) -> s
     )
 
 
-def write_report(block: str) -> None:
-    text = REPORT.read_text()
-    if BEGIN not in text or END not in text:
-        text = text.rstrip() + f"\n\n## The whole study\n\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    REPORT.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}")
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -357,7 +348,7 @@ def main(argv=None) -> int:
     )
     print("\n" + block)
     if not args.quick and args.badnets == 1:
-        write_report(block)
+        workflow_times.write_between(REPORT, BEGIN, END, block, "The whole study")
         print(f"[bench_study] wrote {REPORT.relative_to(ROOT)}")
     return 0
 

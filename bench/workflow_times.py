@@ -166,12 +166,18 @@ def table(by_rule: dict[str, RuleTimes], wall) -> str:
 
 
 def write(block: str, report: Path) -> None:
+    write_between(report, BEGIN, END, block, "Workflow time")
+
+
+def write_between(report: Path, begin: str, end: str, block: str, heading: str) -> None:
+    """Put ``block`` between the ``begin`` and ``end`` markers of ``report`` (BENCHMARKS.md);
+    without them, append them under ``heading``. Every bench script writes its figures so."""
     text = report.read_text() if report.is_file() else "# Benchmarks\n"
-    if BEGIN not in text or END not in text:
-        text = text.rstrip() + f"\n\n## Workflow time\n\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    report.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}")
+    if begin not in text or end not in text:
+        text = text.rstrip() + f"\n\n## {heading}\n\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    report.write_text(f"{head}{begin}\n{block}\n{end}{tail}")
 
 
 def main(argv=None) -> int:

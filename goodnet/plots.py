@@ -60,6 +60,11 @@ def sweep_plot(dest, sweep, thresholds, title: str, poisoned_name: str | None = 
             ax.text(
                 frac[hit[0]], 2, f" X={x:g}", color="gray", fontsize=8, rotation=90, va="bottom"
             )
+    _finish_sweep(fig, ax, title, dest)
+
+
+def _finish_sweep(fig, ax, title: str, dest) -> None:
+    """The axes, title and legend every sweep figure shares; then save it."""
     ax.set_xlabel("fraction of channels pruned")
     ax.set_ylabel("percent")
     ax.set_ylim(0, 101)
@@ -178,10 +183,4 @@ def sweep_band_plot(dest, curves: list[dict], title: str) -> None:
         values = np.array([c[key] for c in curves])
         ax.fill_between(frac, values.min(0), values.max(0), color=colour, alpha=0.2, lw=0)
         ax.plot(frac, values.mean(0), color=colour, label=f"{label} (mean, band: min..max)")
-    ax.set_xlabel("fraction of channels pruned")
-    ax.set_ylabel("percent")
-    ax.set_ylim(0, 101)
-    ax.set_title(title)
-    ax.legend(loc="center left", fontsize=8)
-    ax.grid(alpha=0.3)
-    _save(fig, dest)
+    _finish_sweep(fig, ax, title, dest)
