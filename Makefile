@@ -1,5 +1,5 @@
 # goodnet: `make run` builds the demo GoodNets, `make study` the demo with 5 replicates,
-# `make test` runs every test.
+# `make test` runs every test, `make test-fast` the unit tests alone.
 # Both create the project's virtual environment (.venv) first if needed.
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CORES ?= $(shell nproc)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup system-deps run study test test-slurm bench bench-study dag report format clean
+.PHONY: setup system-deps run study test test-fast test-slurm bench bench-study dag report docs format clean
 
 setup: $(VENV)/.installed
 
@@ -51,6 +51,11 @@ test: setup system-deps
 	$(BIN)/snakemake --lint
 	$(BIN)/python -m pytest
 
+# The edit-test loop: the unit tests only (no workflow runs, no browser), about a minute.
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not workflow"
+
 # A real one-node SLURM cluster on this machine (root or password-less sudo; installs
 # Debian's slurm, munge, mariadb): the workflow through profiles/slurm + slurm-gpu,
 # checked with sacct and against a local run. tests/slurm/run_goodnet.sh says more.
@@ -77,6 +82,10 @@ dag: setup
 # The HTML report (plots and tables with their captions) of a finished `make run`.
 report: setup
 	$(BIN)/snakemake --report results/report.html
+
+# config/README.md's key tables, from config/schema.yaml (a test fails when they drift).
+docs: setup
+	$(BIN)/python -m goodnet.config_doc
 
 format: setup
 	$(BIN)/ruff format .

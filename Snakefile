@@ -8,11 +8,14 @@ from snakemake.utils import min_version
 # The release goodnet is tested with (requirements.txt pins 9.27.1).
 min_version("9.27")
 
-# A --configfile replaces the demo default instead of being merged into it: a real study
-# must not inherit the demo's BadNets. --config KEY=VALUE still overrides either.
-if not workflow.overwrite_configfiles:
+# The demo, unless a config that names BadNets was given (--configfile): a real study must
+# not inherit the demo's BadNets. --config KEY=VALUE alone changes keys of the demo.
+if "badnets" not in config:
 
     configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
@@ -22,8 +25,8 @@ include: "rules/sweep.smk"
 include: "rules/prune.smk"
 include: "rules/fine_tune.smk"
 include: "rules/evaluate.smk"
-include: "rules/goodnet.smk"
-include: "rules/report.smk"
+include: "rules/combine.smk"
+include: "rules/summary.smk"
 
 
 rule all:

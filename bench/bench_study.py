@@ -55,7 +55,7 @@ COLD_JOB = """
 import json, sys, time
 t0 = time.perf_counter()
 import h5py, numpy as np, keras
-from goodnet import model_io
+from goodnet.core import model_io
 t1 = time.perf_counter()
 model = model_io.load(sys.argv[1], sys.argv[2] or None)
 t2 = time.perf_counter()
@@ -75,10 +75,11 @@ NAIVE_JOB = """
 import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
-from goodnet import inference, model_io, sweep
-from goodnet.data_io import H5Dataset
+from goodnet.core import inference, model_io
+from goodnet import sweep
+from goodnet.core.data_io import H5Dataset
 model = model_io.load(sys.argv[1], sys.argv[2] or None)
-order = sweep.pruning_order(np.load(sys.argv[3]))
+order = sweep_table.pruning_order(np.load(sys.argv[3]))
 def scaled(path):  # the seeds' way: the whole set as scaled float32 images
     data = H5Dataset(path)
     return np.concatenate([x for x, _ in data.batches(4096, 255.0)]), data.labels
@@ -103,9 +104,9 @@ def make_inputs(work: Path, entry: dict, quick: bool, badnets: int = 1) -> dict:
     import keras
     import numpy as np
 
-    from goodnet import model_io
-    from goodnet.architectures import deepid
-    from goodnet.data_io import write_h5
+    from goodnet.core import model_io
+    from goodnet.core.architectures import deepid
+    from goodnet.core.data_io import write_h5
 
     if "model" in entry:
         keras.utils.set_random_seed(2020)
@@ -330,7 +331,7 @@ def main(argv=None) -> int:
         help="BadNets in the study (4: the challenge's shape); writes BENCHMARKS.md only for 1",
     )
     args = ap.parse_args(argv)
-    from goodnet import runtime
+    from goodnet.core import runtime
 
     runtime.quiet()  # TensorFlow's start-up lines would bury the progress lines
     started = datetime.datetime.now().astimezone()

@@ -16,7 +16,7 @@ and goodnet run twice each, spread over the run, and the best run counts:
   naive    `sweep.naive_sweep` (clone, zero the channels, model.predict over both sets,
            per step) for steps 0..10; 61 x the median step estimates all 61 points.
   generic  (--with-generic) goodnet with the fast path switched off: the Keras head per step.
-  pruned   inference of physically pruned DeepIDs (`prune.delete_channels`) against
+  pruned   inference of physically pruned DeepIDs (`channels.delete_channels`) against
            the unpruned one, same data, same traced forward pass.
 
 Prints the ratios and writes them, with the machine, versions and command, between the
@@ -94,8 +94,8 @@ class ArrayData:
 def load_model(args):
     import keras
 
-    from goodnet import model_io
-    from goodnet.architectures import deepid
+    from goodnet.core import model_io
+    from goodnet.core.architectures import deepid
 
     if WEIGHTS.is_file():
         return model_io.load(WEIGHTS, "deepid"), f"real CSAW weights ({WEIGHTS.name})"
@@ -118,7 +118,7 @@ def forward_classes(model, sets, batch_size: int, scale: float = 255.0):
     took: a traced forward pass (inference.compiled), traced for every batch shape first."""
     import numpy as np
 
-    from goodnet import inference
+    from goodnet.core import inference
 
     forward = inference.compiled(model)
     for n in sorted({batch_size} | {len(x) % batch_size for x in sets} - {0}, reverse=True):
@@ -180,8 +180,8 @@ def part_floor(args):
 def part_goodnet(args):
     import numpy as np
 
-    from goodnet import activations, sweep_plan
     from goodnet import sweep as sw
+    from goodnet.core import activations, sweep_plan, sweep_table
 
     model, _ = load_model(args)
     xc, xp = data(args)
@@ -193,7 +193,7 @@ def part_goodnet(args):
     t0, c0 = time.perf_counter(), time.process_time()  # from here on, what the sweep rule does
     feats_clean = activations.features(model, CUT, clean, 255.0)
     feats_bad = activations.features(model, CUT, bad, 255.0)
-    order = sw.pruning_order(activations.mean_activation(feats_clean))
+    order = sweep_table.pruning_order(activations.mean_activation(feats_clean))
     t1 = time.perf_counter()
     sweep = sw.run_sweep(
         model, CUT, order, (feats_clean, clean.labels), (feats_bad, bad.labels), SWEEP_BATCH
@@ -276,8 +276,7 @@ def part_naive(args):
 def part_pruned(args):
     import numpy as np
 
-    from goodnet import prune
-    from goodnet import sweep as sw
+    from goodnet.core import channels, sweep_table
 
     model, _ = load_model(args)
     xc, xp = data(args)
@@ -285,17 +284,17 @@ def part_pruned(args):
     images = [xc[:n], xp[:n]]  # a third of each set: the ratios are what matters here
     g = np.load(Path(args.work) / "goodnet.npz")
     order = g["order"]
-    channels = len(order)
+    width = len(order)
     ks = {}
     for x in (2, 4, 10):
-        k = sw.steps_for_drop(g["clean"], x)
-        if k is not None and 0 < k < channels:
+        k = sweep_table.steps_for_drop(g["clean"], x)
+        if k is not None and 0 < k < width:
             ks[f"X={x}"] = k
     for frac in (0.5, 0.9):
-        ks.setdefault(f"{round(frac * 100)} %", int(round(frac * channels)))
+        ks.setdefault(f"{round(frac * 100)} %", int(round(frac * width)))
     models = {"unpruned": (model, "-", 0)}
     for label, k in sorted(ks.items(), key=lambda kv: kv[1]):
-        result = prune.delete_channels(model, PRUNED_LAYER, order[:k])
+        result = channels.delete_channels(model, PRUNED_LAYER, order[:k])
         models[label] = (result.model, result.mode, k)
     times = {label: [] for label in models}
     cpu = {label: [] for label in models}
@@ -549,7 +548,7 @@ def summarize(res, mach, args, started, load_before, load_after, wall, agree) ->
             f"Naive and goodnet curves agree on the {len(nv['per_point_s'])} points both computed:"
             f" {'yes, exactly' if agree else '**NO**'}." + _stats_line(gn.get("stats")),
             "",
-            "Inference of physically pruned DeepIDs (`prune.delete_channels` on conv_3,"
+            "Inference of physically pruned DeepIDs (`channels.delete_channels` on conv_3,"
             " channels in sweep order): one traced forward pass over"
             f" {pr['images']} of the images ({pr['share']} of each set) at batch"
             f" {FEATURE_BATCH}, models interleaved, best of {len(pr['rows'][0]['runs'])} rounds:",

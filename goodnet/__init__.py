@@ -1,39 +1,39 @@
 """goodnet: repair backdoored classifiers (BadNets) with fine-pruning, and build GoodNets.
 
-Fine-pruning (Liu, Dolan-Gavitt, Garg, RAID 2018), step by step, with the module of each.
-Each step is a workflow stage: ``rules/<stage>.smk`` holds its rules, ``scripts/<rule>.py``
-runs one rule, and ``goodnet/<stage>.py`` holds its logic.
+The method (Liu, Dolan-Gavitt, Garg, RAID 2018), step by step, with its module. Each step
+is a workflow stage: ``rules/<stage>.smk`` holds its rules, ``scripts/<rule>.py`` runs one
+rule, and ``goodnet/<stage>.py`` holds its logic, in a function whose keyword arguments
+are the rule's named inputs, outputs and params.
 
-0. The attack (demo only): synthetic faces (``faces``, the data files ``demo_data``), a
-   trigger (``triggers``) stamped on some training images relabelled to the target, a
-   DeepID trained on them (``attack``), or, with ``attack: pruning_aware``, built against
-   pruning as the paper's adaptive attacker does (``attack_pruning_aware``).
-1. ``activations``: mean activation of each channel of the last conv layer, on clean
-   validation data only (computed in the ``sweep`` job, from the features it needs anyway).
-2. ``sweep``: prune channels in increasing order of activation, recording clean accuracy
-   and attack success rate after each (exact and fast: ``sweep_plan`` recognises the net
-   after the pruned layer, ``sweep_incremental`` updates only what a channel changes);
-   it also draws the activation picture (clean and poisoned mean activations in pruning
-   order, with what each X prunes).
-3. ``prune``: per threshold X, the fewest channels whose pruning costs X points of clean
-   validation accuracy, deleted from a copy of the BadNet (one job for every X).
-4. ``fine_tune``: fine-tune the pruned model on clean validation data (fine-pruning), or
+1. ``sweep``: the mean activation of each channel of the last conv layer on clean
+   validation data (``core.activations``), then prune channels in increasing order of it,
+   recording clean accuracy and attack success rate after each (the table:
+   ``core.sweep_table``; exact and fast: ``core.sweep_plan`` recognises the net after the
+   pruned layer, ``core.sweep_incremental`` updates only what a channel changes).
+2. ``prune``: per threshold X, the fewest channels whose pruning costs X points of clean
+   validation accuracy, deleted from a copy of the BadNet (``core.channels``).
+3. ``fine_tune``: fine-tune the pruned model on clean validation data (fine-pruning), or
    the BadNet itself (fine-tuning alone, the baseline).
-5. ``evaluate``: every model on clean and poisoned test data (never used for a choice),
-   one job per BadNet that reads the test sets once.
-6. ``goodnet``: the BadNet and its fine-pruned copy side by side; where they disagree,
-   class N, "poisoned".
-7. ``report``: the summary table and plots; over a study's replicates (``replicates``:
-   runs, seeds, paths) the mean, sd and 95 % intervals (``statistics``) and the band of
-   the replicates' sweeps.
+4. ``evaluate``: every model on clean and poisoned test data, which no choice ever sees
+   (``core.scoring``, ``core.metrics``).
+5. ``combine``: the BadNet and its repaired copy side by side as the GoodNet; where they
+   disagree, class N, "poisoned" (``core.decision``; its model card: ``core.card``).
+6. ``summary``: the study's tables and plots; over its replicates (``core.replicates``)
+   the mean, sd and 95 % intervals (``core.statistics``).
 
-Shared by the stages: ``job`` (runs a stage as a Snakemake job), ``config``,
-``data_io``, ``model_io`` (untrusted models; ``model_file`` reads a model file's config
-without TensorFlow), ``architectures``, ``graph`` (the pruned layer and its cut),
-``inference`` (and the check of a model's outputs), ``training``, ``metrics``
-(accuracy, ASR, and with true labels robust accuracy and the non-target ASR),
-``memory``, ``plots``, ``atomic`` (atomic writes, umask modes, a full disk), ``runtime``
-(quiet TensorFlow, threads, seeds), ``errors``; ``cli`` is the ``goodnet`` command.
+``core`` is what the stages share: files in and out (``data_io``, ``model_file``,
+``model_io`` for untrusted models, ``architectures``, ``atomic``), the net's layer graph
+(``graph``), running and training nets (``inference``, ``training``, ``memory``,
+``runtime``), figures (``plots``) and ``errors``. A stage imports ``core``, never another
+stage; ``core`` imports no stage.
+
+``demo`` is the attacker's side, which only the demo plays: synthetic faces
+(``demo.faces``, ``demo.drawing``), triggers (``demo.triggers``), the data files
+(``demo.demo_data``) and the BadNets (``demo.attack``; against pruning:
+``demo.attack_pruning_aware``). The defense never imports it.
+
+``config`` checks a workflow config against ``config/schema.yaml``, ``job`` runs a stage
+function as a Snakemake job, and ``cli`` is the ``goodnet`` command.
 """
 
 __version__ = "0.1.0"

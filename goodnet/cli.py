@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from goodnet.errors import GoodnetError
+from goodnet.core.errors import GoodnetError
 
 # The CSAW-HackML-2020 eval.py divides pixels by 255; GoodNet folders record their own.
 DEFAULT_SCALE = 255.0
@@ -105,7 +105,7 @@ def _resolve(model_arg: str, scale: float | None, architecture: str | None):
 
 def _check_model_file(path: Path, architecture: str | None) -> None:
     """The model file's cheap checks (exists, readable, the kind its name says), no Keras."""
-    from goodnet import model_file
+    from goodnet.core import model_file
 
     if architecture:
         model_file.check_weights_file(path)
@@ -114,14 +114,14 @@ def _check_model_file(path: Path, architecture: str | None) -> None:
 
 
 def cmd_eval(args) -> None:
-    from goodnet.data_io import H5Dataset
+    from goodnet.core.data_io import H5Dataset
 
     path, architecture, scale, flag = _resolve(args.model, args.input_scale, args.architecture)
     _check_model_file(path, architecture)
     clean, poisoned = H5Dataset(args.clean), H5Dataset(args.poisoned)
 
-    from goodnet import inference, memory, model_io, runtime  # TensorFlow loads here
-    from goodnet.evaluate import scores
+    from goodnet.core import inference, memory, model_io, runtime  # TensorFlow loads here
+    from goodnet.core.scoring import scores
 
     runtime.configure()
     model = model_io.load(path, architecture)
@@ -173,7 +173,7 @@ def cmd_predict(args) -> None:
     paths = [Path(p) for p in args.images]
     pixels = [read_image(p) for p in paths]  # every image checked before any answer
 
-    from goodnet import inference, model_io, runtime  # TensorFlow loads here
+    from goodnet.core import inference, model_io, runtime  # TensorFlow loads here
 
     runtime.configure()
     model = model_io.load(path, architecture)
@@ -191,7 +191,7 @@ def cmd_predict(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from goodnet import runtime
+    from goodnet.core import runtime
 
     runtime.quiet()  # first: before anything can import TensorFlow
     args = _parser().parse_args(argv)

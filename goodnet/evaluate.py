@@ -4,29 +4,9 @@ flag rates). Without poisoned data (the trigger is unknown) the ASR is not measu
 
 from __future__ import annotations
 
-from goodnet import atomic, inference, memory, model_io
-from goodnet.metrics import evaluate_sets
-
-
-def test_sets(net, clean_test, poisoned_test, triggers, what: str):
-    """The clean test set and {trigger: poisoned test set}, checked against ``net``."""
-    clean = inference.fitting_data(net, clean_test, what)
-    return clean, inference.fitting_sets(net, poisoned_test, triggers, what)
-
-
-def scores(model, clean, poisoned: dict, input_scale, batch_size, flag_class=None) -> dict:
-    """``metrics.evaluate_sets`` of ``model``'s predictions on the data set ``clean`` and
-    the poisoned sets {trigger: H5Dataset}."""
-    predict = inference.predict_classes
-    return evaluate_sets(
-        predict(model, clean, input_scale, batch_size),
-        clean.labels,
-        {
-            n: (predict(model, d, input_scale, batch_size), d.labels, d.true_labels)
-            for n, d in poisoned.items()
-        },
-        flag_class=flag_class,
-    )
+from goodnet.core import atomic, inference, memory, model_io
+from goodnet.core.metrics import asr_text
+from goodnet.core.scoring import scores, test_sets
 
 
 def evaluate(
@@ -45,11 +25,11 @@ def evaluate(
     log=print,
 ) -> None:
     """Rule evaluate: for each of BadNet ``badnet_name``'s ``defenses`` in ``replicate``,
-    the ``metrics``
-    (json) of its model in ``models`` on ``clean_test`` and the ``poisoned_test`` sets of
-    ``triggers``. One job reads the test sets once and scores every model, instead of one
-    TensorFlow start-up and one read per model (BENCHMARKS.md). ``architectures``: per
-    model, the built-in architecture of a weights file, or None."""
+    the ``metrics`` (json) of its model in ``models`` on ``clean_test`` and the
+    ``poisoned_test`` sets of ``triggers``. One job reads the test sets once and scores
+    every model, instead of one TensorFlow start-up and one read per model
+    (BENCHMARKS.md). ``architectures``: per model, the built-in architecture of a weights
+    file, or None."""
     architectures = architectures or [None] * len(models)
     sets = None
     results = []
@@ -70,14 +50,3 @@ def evaluate(
     # Written only once every model is scored: a failure leaves no metrics behind.
     for path, m in zip(metrics, results, strict=True):
         atomic.write_json(path, m)
-
-
-def asr_text(m: dict) -> str:
-    """'ASR 3.33 %' (pooled, and per trigger when several), or 'ASR not measured'."""
-    if m["attack_success_rate"] is None:
-        return "ASR not measured (no poisoned data)"
-    text = f"ASR {m['attack_success_rate']:.2f} %"
-    if len(m["triggers"]) > 1:
-        each = ", ".join(f"{t} {v['attack_success_rate']:.2f} %" for t, v in m["triggers"].items())
-        text += f" pooled ({each})"
-    return text

@@ -2,7 +2,7 @@
 
 ``fine_prune`` fine-tunes a pruned model (fine-pruning, the defense); ``fine_tune`` the
 BadNet itself (fine-tuning alone, the baseline the paper compares against). A model whose
-channels could only be masked keeps them at zero throughout (``prune.KeepMasked``).
+channels could only be masked keeps them at zero throughout (``channels.KeepMasked``).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from goodnet import inference, memory, model_io
-from goodnet.prune import KeepMasked
-from goodnet.training import fit
+from goodnet.core import inference, memory, model_io
+from goodnet.core.channels import KeepMasked
+from goodnet.core.training import fit
 
 
 def fine_tune(

@@ -11,7 +11,7 @@ import time
 import traceback
 from typing import Callable
 
-from goodnet.errors import GoodnetError
+from goodnet.core.errors import GoodnetError
 
 
 class Log:
@@ -54,7 +54,7 @@ def run(snakemake, stage: Callable[..., None]) -> None:
 
     TensorFlow gets the ``tf_threads`` param's threads (training jobs pass the config's
     fixed count), else the rule's Snakemake threads; a ``seed`` param seeds everything."""
-    from goodnet import atomic, runtime
+    from goodnet.core import atomic, runtime
 
     log = Log(snakemake.log[0] if snakemake.log else None)
     runtime.quiet(sink=log)  # the libraries' warnings and log records go to the log file

@@ -6,9 +6,9 @@ rule evaluate:
     input:
         models=defense_models,
         clean_test=data_file("clean_test"),
-        poisoned_test=poisoned("poisoned_test")[0],
+        poisoned_test=test_poisoned_files,
     output:
-        metrics=expand("results/{{badnet}}/metrics/{defense}.json", defense=DEFENSES),
+        metrics=expand(METRICS, defense=DEFENSES, allow_missing=True),
     log:
         "logs/{badnet}/evaluate.log",
     benchmark:
@@ -23,7 +23,7 @@ rule evaluate:
         defenses=list(DEFENSES),
         architectures=defense_architectures,
         input_scale=input_scale,
-        triggers=poisoned("poisoned_test")[1],
+        triggers=test_triggers,
         badnet_name=badnet_name,
         replicate=replicate,
         batch_size=config["evaluate"]["batch_size"],

@@ -1,6 +1,6 @@
 # Step 4: fine-tuning on clean validation data, of the BadNet (the baseline) and of each
 # pruned model (fine-pruning). Each replicate with its own seed; a replicate of a BadNet
-# that is not retrained fine-prunes replicate 1's pruned models (pruned_output).
+# that is not retrained fine-prunes replicate 1's pruned models (pruned_model).
 
 
 rule fine_tune:
@@ -32,8 +32,8 @@ rule fine_tune:
 
 rule fine_prune:
     input:
-        model=pruned_output(PRUNED_MODEL),
-        info=pruned_output(PRUNED_INFO),
+        model=pruned_model,
+        info=pruned_info,
         clean_valid=data_file("clean_valid"),
     output:
         tuned="results/{badnet}/fine_pruned/X{x}.keras",

@@ -8,7 +8,7 @@ rule sweep:
     input:
         model=badnet_model,
         clean_valid=data_file("clean_valid"),
-        poisoned=poisoned("sweep")[0],
+        poisoned=sweep_poisoned_files,
     output:
         activations="results/{badnet}/activations.npy",
         table="results/{badnet}/prune_sweep.csv",
@@ -40,7 +40,7 @@ rule sweep:
         architecture=badnet_architecture,
         input_scale=input_scale,
         layer=pruned_layer,
-        triggers=poisoned("sweep")[1],
+        triggers=sweep_triggers,
         poisoned_split=sweep_poisoned_split,
         thresholds=config["prune"]["thresholds"],
         batch_size=config["prune"]["batch_size"],

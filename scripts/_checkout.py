@@ -8,6 +8,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from goodnet import runtime  # noqa: E402 (needs the path above)
+from goodnet.core import runtime  # noqa: E402 (needs the path above)
 
 runtime.quiet()

@@ -1,5 +1,4 @@
-"""Rule evaluate: clean accuracy and ASR of one model on test data
-(goodnet.evaluate.evaluate)."""
+"""Rule evaluate: every defense's model of one BadNet on test data (goodnet.evaluate)."""
 
 import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 

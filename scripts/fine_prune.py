@@ -1,5 +1,4 @@
-"""Rule fine_prune: fine-tune a pruned model on clean validation data
-(goodnet.fine_tune.fine_prune)."""
+"""Rule fine_prune: fine-tune a pruned model on clean validation data (goodnet.fine_tune)."""
 
 import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 

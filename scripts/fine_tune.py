@@ -1,5 +1,4 @@
-"""Rule fine_tune: fine-tune the BadNet on clean validation data (the baseline)
-(goodnet.fine_tune.fine_tune)."""
+"""Rule fine_tune: the BadNet fine-tuned on clean validation data (goodnet.fine_tune)."""
 
 import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 

@@ -1,5 +1,4 @@
-"""Rule prune: the pruned model for each threshold X
-(goodnet.prune.prune)."""
+"""Rule prune: the pruned model for each threshold X (goodnet.prune)."""
 
 import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 

@@ -1,9 +1,8 @@
-"""Rule summary: one table and one plot over every model and GoodNet
-(goodnet.report.summary)."""
+"""Rule summary: the study's tables and plot over every model and GoodNet (goodnet.summary)."""
 
 import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 
 from goodnet.job import run
-from goodnet.report import summary
+from goodnet.summary import summary
 
 run(snakemake, summary)  # noqa: F821 (snakemake: injected by Snakemake)

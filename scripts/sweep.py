@@ -1,5 +1,4 @@
-"""Rule sweep: accuracy and ASR after each channel pruned
-(goodnet.sweep.sweep)."""
+"""Rule sweep: mean activations, then accuracy and ASR after each channel pruned (goodnet.sweep)."""
 
 import _checkout  # noqa: F401 (this checkout's goodnet first on sys.path)
 

@@ -27,7 +27,7 @@ def rng():
 
 
 def write_images(path, x, y, channels_first=True):
-    from goodnet.data_io import write_h5
+    from goodnet.core.data_io import write_h5
 
     write_h5(path, x, y, channels_first=channels_first)
     return path
@@ -43,7 +43,7 @@ def small_deepid():
     predictions are decisive (no near-ties that round-off could flip)."""
     import keras
 
-    from goodnet.architectures import deepid
+    from goodnet.core.architectures import deepid
 
     keras.utils.set_random_seed(1)
     model = deepid(num_classes=10)
@@ -81,6 +81,14 @@ def snakemake(workdir, *args, configfile=None, check=True, timeout=900):
 
 
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs a workflow run (the ``tiny_run`` fixture) is a workflow test, so
+    that ``make test-fast`` (``-m "not workflow"``) leaves it out."""
+    for item in items:
+        if "tiny_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.workflow)
 
 
 @pytest.fixture(scope="session")

@@ -33,8 +33,8 @@ def tiny_badnet(path: Path, num_classes: int = CLASSES, seed: int = 1) -> Path:
     """A DeepID with random weights, its last layer sharpened (decisive predictions)."""
     import keras
 
-    from goodnet import model_io
-    from goodnet.architectures import deepid
+    from goodnet.core import model_io
+    from goodnet.core.architectures import deepid
 
     keras.utils.set_random_seed(seed)
     model = deepid(num_classes=num_classes)
@@ -49,8 +49,8 @@ def nan_badnet(path: Path, value: float = float("nan")) -> Path:
     and runs, and every score it gives is NaN."""
     import keras
 
-    from goodnet import model_io
-    from goodnet.architectures import deepid
+    from goodnet.core import model_io
+    from goodnet.core.architectures import deepid
 
     keras.utils.set_random_seed(1)
     model = deepid(num_classes=CLASSES)
@@ -103,7 +103,7 @@ def images(n: int, shape=SHAPE, seed: int = 0) -> np.ndarray:
 
 
 def good_h5(path: Path, n: int = 12, shape=SHAPE, labels=None, seed: int = 0) -> Path:
-    from goodnet.data_io import write_h5
+    from goodnet.core.data_io import write_h5
 
     y = np.arange(n) % CLASSES if labels is None else np.asarray(labels)
     write_h5(path, images(n, shape, seed), y)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from goodnet import atomic
-from goodnet.errors import GoodnetError
+from goodnet.core import atomic
+from goodnet.core.errors import GoodnetError
 from tests import reliability_inputs as ri
 
 
@@ -22,9 +22,9 @@ def mode(path: Path) -> int:
 
 def _every_writer(folder: Path) -> list[Path]:
     """One output of each kind goodnet writes, through the functions the stages use."""
-    from goodnet import model_io, plots
-    from goodnet.data_io import write_h5
-    from goodnet.sweep import Sweep
+    from goodnet.core import model_io, plots
+    from goodnet.core.data_io import write_h5
+    from goodnet.core.sweep_table import Sweep
 
     written = [folder / n for n in ("a.txt", "b.json", "c.npy", "d.h5", "e.keras", "f.png")]
     atomic.write_text(written[0], "text\n")
@@ -59,14 +59,14 @@ def test_outputs_get_the_permissions_of_an_ordinary_write(tmp_path, mask):
 
 def test_a_goodnet_folder_gets_the_permissions_of_an_ordinary_folder(tmp_path):
     """The GoodNet stage builds its folder whole under a hidden name, then renames it."""
-    from goodnet.goodnet import goodnet
+    from goodnet.combine import combine
 
     ri.tiny_badnet(tmp_path / "badnet.keras")
     ri.tiny_badnet(tmp_path / "repaired.keras", seed=2)
     ri.good_h5(tmp_path / "clean.h5")
     ri.good_h5(tmp_path / "poisoned.h5", labels=np.zeros(12, int), seed=2)
     with ri.umask(0o022):
-        goodnet(
+        combine(
             badnet=tmp_path / "badnet.keras",
             repaired=tmp_path / "repaired.keras",
             clean_test=tmp_path / "clean.h5",
@@ -120,9 +120,9 @@ def small_disk(tmp_path):
 def test_every_writer_on_a_full_disk(small_disk):
     """The real writers (Keras, NumPy, h5py, text) on a disk too small for what they write:
     one line naming the output, no partial file, no temporary file; an old file stays."""
-    from goodnet import model_io
-    from goodnet.architectures import deepid
-    from goodnet.data_io import write_h5
+    from goodnet.core import model_io
+    from goodnet.core.architectures import deepid
+    from goodnet.core.data_io import write_h5
 
     d = small_disk
     (d / "old.npy").write_bytes(b"old and whole")
@@ -147,7 +147,8 @@ def test_a_job_that_meets_a_full_disk_elsewhere_fails_with_one_line(tmp_path, ca
 
     from snakemake.iocontainers import Namedlist
 
-    from goodnet import job, runtime
+    from goodnet import job
+    from goodnet.core import runtime
 
     # What job.run sets for a whole job process, undone after this test.
     monkeypatch.setattr(logging.root, "handlers", list(logging.root.handlers))

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from goodnet import attack_pruning_aware as pa
-from goodnet.prune import delete_channels, zero_channels
+from goodnet.core.channels import delete_channels, zero_channels
+from goodnet.demo import attack_pruning_aware as pa
 from tests.conftest import random_images
 
 PRUNED = [0, 3, 4, 17, 30, 59]
@@ -16,7 +16,7 @@ PRUNED = [0, 3, 4, 17, 30, 59]
 
 @pytest.fixture
 def original(small_deepid):
-    from goodnet.prune import clone
+    from goodnet.core.channels import clone
 
     return clone(small_deepid)
 
@@ -29,10 +29,17 @@ def _retrained(original):
     return small
 
 
-def test_deepid_width_is_the_one_the_config_check_uses(small_deepid):
-    from goodnet.attack import DEMO_PRUNED_FILTERS, DEMO_PRUNED_LAYER
+def test_deepid_width_is_the_one_the_schema_bounds(small_deepid):
+    """The schema caps pruned_channels at conv_3's width less one (checked before any
+    TensorFlow import); it must agree with the DeepID the demo trains."""
+    import yaml
 
-    assert small_deepid.get_layer(DEMO_PRUNED_LAYER).filters == DEMO_PRUNED_FILTERS
+    from tests.conftest import ROOT
+
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    door = schema["properties"]["demo"]["properties"]["backdoors"]["additionalProperties"]
+    most = door["properties"]["pruned_channels"]["maximum"]
+    assert small_deepid.get_layer("conv_3").filters == most + 1
 
 
 def test_reinstated_holds_retrained_weights_and_original_pruned_channels(original, rng):
@@ -49,7 +56,7 @@ def test_reinstated_holds_retrained_weights_and_original_pruned_channels(origina
 
 
 def test_dormant_channels_are_silent_and_leave_the_retrained_net(original, rng):
-    from goodnet.activations import feature_model
+    from goodnet.core.activations import feature_model
 
     small = _retrained(original)
     full = pa.reinstated(original, small, "conv_3", PRUNED)
@@ -69,9 +76,9 @@ def test_dormant_channels_are_silent_and_leave_the_retrained_net(original, rng):
 
 
 def test_least_active_are_the_defenders_first_channels(original, tmp_path, rng):
-    from goodnet.activations import features, mean_activation
-    from goodnet.data_io import H5Dataset
-    from goodnet.sweep import pruning_order
+    from goodnet.core.activations import features, mean_activation
+    from goodnet.core.data_io import H5Dataset
+    from goodnet.core.sweep_table import pruning_order
     from tests.conftest import write_images
 
     path = write_images(tmp_path / "v.h5", random_images(rng, 20), rng.integers(0, 10, 20))

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import yaml
 
-from goodnet import runtime
+from goodnet.core import runtime
 from tests import reliability_inputs as ri
 from tests.conftest import TINY, snakemake
 
@@ -751,9 +751,9 @@ def test_goodnet_json_must_describe_the_model(files, capsys, monkeypatch):
 def test_unreachable_x_on_a_chance_level_badnet_points_at_input_scale(tmp_path):
     """The most common slip with CSAW nets: input_scale 1 instead of 255. The BadNet is then
     at chance level, no X is ever reached, and the message must say why, not 'use a smaller X'."""
-    from goodnet.errors import GoodnetError
+    from goodnet.core.errors import GoodnetError
+    from goodnet.core.sweep_table import Sweep
     from goodnet.prune import prune
-    from goodnet.sweep import Sweep
 
     model = ri.tiny_badnet(tmp_path / "badnet.keras")
     flat = np.full(61, 100.0 / 6)  # 6 classes: chance is 16.67 %, and pruning barely matters

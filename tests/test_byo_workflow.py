@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from goodnet import config as gcfg
-from goodnet import model_io
+from goodnet.core import model_io
 from tests.conftest import ROOT, csaw_weights, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -114,7 +114,7 @@ def test_csaw2020_config_on_real_weights(tmp_path):
     rows = (tmp_path / "results/B3/prune_sweep.csv").read_text().splitlines()
     assert len(rows) == 62 and all(r.endswith(",") for r in rows[1:])  # empty ASR column
     assert np.all(np.isnan(np.load(tmp_path / "results/B3/attack_success_rate.npy")))
-    assert "ASR not measured" in (tmp_path / "logs/G3/goodnet.log").read_text()
+    assert "ASR not measured" in (tmp_path / "logs/G3/combine.log").read_text()
 
 
 def own_images(rng, n, classes=5):

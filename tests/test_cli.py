@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from goodnet import model_io
+from goodnet.core import model_io
 from tests import reliability_inputs as ri
 
 
@@ -20,7 +20,7 @@ def goodnet_cli(*args):
 
 
 def test_predict_prints_one_class_per_image_like_the_model(tiny_run, tmp_path):
-    from goodnet.data_io import H5Dataset
+    from goodnet.core.data_io import H5Dataset
 
     data = H5Dataset(tiny_run / "data/demo/sunglasses_poisoned_test_data.h5")
     pixels = data.load_pixels()[:5]

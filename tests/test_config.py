@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from goodnet import config as gcfg
-from goodnet.errors import GoodnetError
+from goodnet.core.errors import GoodnetError
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "config" / "schema.yaml"
@@ -160,3 +160,22 @@ def test_replicates_must_be_a_whole_number_of_at_least_one():
         with pytest.raises(GoodnetError, match=f"config: replicates: .*{problem}"):
             gcfg.check(dict(demo(), replicates=bad), SCHEMA)
     assert gcfg.check(dict(demo(), replicates=2.0), SCHEMA)["replicates"] == 2
+
+
+def test_config_readme_key_tables_are_the_schema():
+    """config/README.md's key tables are generated from the schema (`make docs`): a key
+    added, renamed or re-described in the schema must show there too."""
+    from goodnet import config_doc
+
+    readme = (ROOT / "config" / "README.md").read_text()
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert readme == config_doc.readme_with_tables(readme, schema), "run `make docs`"
+
+
+def test_every_schema_key_is_described():
+    from goodnet import config_doc
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    for title, node in config_doc._mappings(schema, ""):
+        for key, sub in node["properties"].items():
+            assert sub.get("description"), f"{title}: {key} has no description"

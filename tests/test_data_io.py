@@ -2,8 +2,8 @@ import h5py
 import numpy as np
 import pytest
 
-from goodnet.data_io import H5Dataset, write_h5
-from goodnet.errors import GoodnetError
+from goodnet.core.data_io import H5Dataset, write_h5
+from goodnet.core.errors import GoodnetError
 from tests.reliability_inputs import raw_h5
 
 
@@ -108,7 +108,7 @@ def test_kept_pixels_give_the_bytes_a_read_from_the_file_gives(tmp_path, rng, mo
     """Small sets keep the pixels read while validating; large ones stream from the file.
     Both give the same float32 batches (whole and fractional pixels, blocks that start
     whole and turn fractional), so no result depends on which one a stage got."""
-    from goodnet import data_io
+    from goodnet.core import data_io
 
     monkeypatch.setattr(data_io, "READ_ROWS", 4)  # several validation blocks
     x = rng.integers(0, 256, (11, 5, 4, 3)).astype(np.float64)

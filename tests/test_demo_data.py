@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from goodnet import attack, triggers
-from goodnet import demo_data as dd
-from goodnet import faces as fc
-from goodnet.data_io import H5Dataset
+from goodnet.core.data_io import H5Dataset
+from goodnet.demo import attack, decoys, triggers
+from goodnet.demo import demo_data as dd
+from goodnet.demo import faces as fc
 from tests.conftest import ROOT
 
 TINY = dict(num_classes=5, train_per_class=4, valid_per_class=3, test_per_class=3)
@@ -73,7 +73,7 @@ def test_identities_are_shared_across_splits_and_distinct_between_classes(monkey
     # nearest to the mean training face of its own class far more often than chance (1/6).
     # Accessories and decoys, drawn per image, are switched off to compare faces.
     monkeypatch.setattr(fc, "PRINT_RATE", 0.0)
-    monkeypatch.setattr(fc, "DECOY_RATES", {})
+    monkeypatch.setattr(decoys, "DECOY_RATES", {})
     a, ya = fc.generate_split(6, 12, seed=5, split="train")
     b, yb = fc.generate_split(6, 12, seed=5, split="valid")
 
@@ -263,3 +263,10 @@ def test_demo_config_is_consistent():
     doors = dd.demo_triggers(d)
     assert set(doors) <= set(triggers.TRIGGERS)
     assert all(0 <= t["target"] < d["num_classes"] for t in doors.values())
+
+
+def test_the_schema_knows_every_demo_trigger():
+    """The config check (schema) refuses unknown triggers without importing the demo."""
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    door = schema["properties"]["demo"]["properties"]["backdoors"]["additionalProperties"]
+    assert set(door["properties"]["trigger"]["enum"]) == set(triggers.TRIGGERS)

@@ -158,7 +158,7 @@ def job_rules(rules: dict) -> dict:
 
 
 def test_the_demo_default_has_every_rule(rules_cpu):
-    assert set(job_rules(rules_cpu)) >= {"demo_data", "evaluate", "summary", "goodnet"} | GPU_RULES
+    assert set(job_rules(rules_cpu)) >= {"demo_data", "evaluate", "summary", "combine"} | GPU_RULES
 
 
 def test_every_rule_names_an_existing_pinned_env(rules_cpu):

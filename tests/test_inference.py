@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from goodnet import inference, model_io
-from goodnet.data_io import H5Dataset
-from goodnet.errors import GoodnetError
+from goodnet.core import inference, model_io
+from goodnet.core.data_io import H5Dataset
+from goodnet.core.errors import GoodnetError
 from tests import reliability_inputs as ri
 
 NAN = "outputs NaN or infinite values"
@@ -45,7 +45,7 @@ def test_check_finite_names_the_model(w, name):
 
 def test_a_goodnet_does_not_hide_a_broken_badnet(w):
     """The decision layer turns a NaN BadNet into finite scores; its sub-model is checked."""
-    from goodnet.goodnet import build
+    from goodnet.combine import build
 
     g = build(model_io.load(w / "nan.keras"), model_io.load(w / "badnet.keras"))
     data = H5Dataset(w / "clean.h5")
@@ -55,9 +55,9 @@ def test_a_goodnet_does_not_hide_a_broken_badnet(w):
 
 
 def test_every_stage_refuses_a_nan_model_and_writes_nothing(w, tmp_path):
+    from goodnet.combine import combine
     from goodnet.evaluate import evaluate
     from goodnet.fine_tune import fine_tune
-    from goodnet.goodnet import goodnet
     from goodnet.sweep import sweep
 
     nan, out = w / "nan.keras", tmp_path / "out"
@@ -92,7 +92,7 @@ def test_every_stage_refuses_a_nan_model_and_writes_nothing(w, tmp_path):
             seed=1,
             **data,
         ),
-        "goodnet": lambda: goodnet(
+        "goodnet": lambda: combine(
             badnet=nan,
             repaired=w / "badnet.keras",
             clean_test=w / "clean.h5",

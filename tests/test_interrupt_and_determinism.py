@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from goodnet.runtime import CHATTER
+from goodnet.core.runtime import CHATTER
 from tests import reliability_inputs as ri
 from tests.conftest import ROOT, snakemake
 
@@ -79,7 +79,7 @@ def results_of(w: Path) -> dict[str, bytes]:
 
 
 def weights_of(w: Path, path: str) -> list[np.ndarray]:
-    from goodnet import model_io
+    from goodnet.core import model_io
 
     return [np.asarray(v) for v in model_io.load(w / path).get_weights()]
 
@@ -223,8 +223,8 @@ def _wait_until_gone(w: Path, timeout: float = 30) -> None:
 
 def assert_no_partial_outputs(w: Path) -> None:
     """Every file at a final path is whole (it loads), and no temporary file is left."""
-    from goodnet import model_io
-    from goodnet.data_io import H5Dataset
+    from goodnet.core import model_io
+    from goodnet.core.data_io import H5Dataset
 
     assert ri.leftovers(w) == []
     for folder in ("data", "models", "results"):
@@ -277,7 +277,7 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_or_none(tmp_path):
     dest = tmp_path / "array.npy"
     code = (
         "import os, signal, numpy as np\n"
-        "from goodnet.atomic import atomic_path\n"
+        "from goodnet.core.atomic import atomic_path\n"
         f"with atomic_path({str(dest)!r}) as tmp:\n"
         "    with open(tmp, 'wb') as f:\n"
         "        f.write(b'\\x93NUMPY' + b'0' * 100000)\n"
@@ -347,7 +347,7 @@ def test_every_output_is_written_through_goodnet_atomic():
     """A static guard: goodnet writes files only to a temporary name (goodnet.atomic) that
     is renamed into place, so a kill never leaves a partial file at an output's path."""
     found = []
-    for path in sorted((ROOT / "goodnet").glob("*.py")):
+    for path in sorted((ROOT / "goodnet").rglob("*.py")):
         if path.name == "atomic.py":
             continue
         cls = None
@@ -355,5 +355,5 @@ def test_every_output_is_written_through_goodnet_atomic():
             if line.startswith("class "):
                 cls = line.split()[1].split("(")[0].rstrip(":")
             if RAW_WRITE.search(line) and (path.name, cls) not in RAW_WRITE_ALLOWED:
-                found.append(f"goodnet/{path.name}:{number}: {line.strip()}")
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert found == [], "write outputs through goodnet.atomic:\n" + "\n".join(found)

@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from goodnet import memory
-from goodnet.errors import GoodnetError
+from goodnet.core import memory
+from goodnet.core.errors import GoodnetError
 from goodnet.evaluate import evaluate
 from goodnet.fine_tune import fine_tune
 from goodnet.sweep import sweep
@@ -19,7 +19,7 @@ from tests.conftest import snakemake
 
 @pytest.fixture(scope="module")
 def deepid():
-    from goodnet.architectures import deepid
+    from goodnet.core.architectures import deepid
 
     return deepid(num_classes=1283)
 
@@ -28,9 +28,9 @@ def test_bytes_per_image_of_deepid(deepid):
     # Every layer's float32 output (CSAW DeepID: about 100 000 values), plus the pixels as read.
     per_image = memory.bytes_per_image(deepid)
     assert 4 * 90_000 + 16 * 7755 < per_image < 4 * 120_000 + 16 * 7755
-    from goodnet import goodnet
+    from goodnet import combine
 
-    assert memory.bytes_per_image(goodnet.build(deepid, deepid)) > 1.8 * per_image - 16 * 7755
+    assert memory.bytes_per_image(combine.build(deepid, deepid)) > 1.8 * per_image - 16 * 7755
 
 
 def test_absurd_batch_names_the_key_and_both_sizes(deepid):

@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from goodnet import model_io
-from goodnet.errors import GoodnetError
+from goodnet.core import model_io
+from goodnet.core.errors import GoodnetError
 from tests.conftest import csaw_weights
 
 
@@ -140,7 +140,7 @@ def test_trained_models_are_saved_without_optimizer_state(tmp_path, small_deepid
     """A compiled, trained model is saved as its architecture and weights only: about the
     size of the untrained model's file (Adam's two slots per weight would triple it), and
     the same function when loaded."""
-    from goodnet.prune import clone
+    from goodnet.core.channels import clone
 
     model_io.save(small_deepid, tmp_path / "plain.keras")
     trained = clone(small_deepid)

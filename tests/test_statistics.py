@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from goodnet import statistics as st
+from goodnet.core import statistics as st
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from goodnet import activations, prune, sweep_incremental, sweep_plan
 from goodnet import sweep as sw
+from goodnet.core import activations, sweep_incremental, sweep_plan, sweep_table
+from goodnet.core import channels as ch
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def cut_features(model, images):
 def test_fast_sweep_equals_naive_full_model_sweep(small_deepid, sets):
     (clean, y_clean), (bad, y_bad) = sets
     mean = activations.mean_activation(cut_features(small_deepid, clean))
-    order = sw.pruning_order(mean)
+    order = sweep_table.pruning_order(mean)
     fast = sw.run_sweep(
         small_deepid,
         "pool_3",
@@ -44,17 +45,19 @@ def test_mean_activation_per_channel():
     feats[..., 1] = 1.0
     feats[0, :, :, 3] = 4.0
     np.testing.assert_array_equal(activations.mean_activation(feats), [0, 1, 0, 2])
-    np.testing.assert_array_equal(sw.pruning_order(np.array([0.5, 0.1, 0.5, 0.0])), [3, 1, 0, 2])
+    np.testing.assert_array_equal(
+        sweep_table.pruning_order(np.array([0.5, 0.1, 0.5, 0.0])), [3, 1, 0, 2]
+    )
 
 
 def test_steps_for_drop_and_csv_round_trip():
     acc = np.array([90.0, 89.5, 88.0, 86.0, 70.0])
-    assert sw.steps_for_drop(acc, 2) == 2
-    assert sw.steps_for_drop(acc, 4) == 3
-    assert sw.steps_for_drop(acc, 10) == 4
-    assert sw.steps_for_drop(acc, 30) is None
-    sweep = sw.Sweep(np.array([2, 0, 3, 1]), acc, np.array([99.0, 98, 50, 10, 0]))
-    again = sw.Sweep.from_csv(sweep.to_csv())
+    assert sweep_table.steps_for_drop(acc, 2) == 2
+    assert sweep_table.steps_for_drop(acc, 4) == 3
+    assert sweep_table.steps_for_drop(acc, 10) == 4
+    assert sweep_table.steps_for_drop(acc, 30) is None
+    sweep = sweep_table.Sweep(np.array([2, 0, 3, 1]), acc, np.array([99.0, 98, 50, 10, 0]))
+    again = sweep_table.Sweep.from_csv(sweep.to_csv())
     np.testing.assert_array_equal(again.order, sweep.order)
     np.testing.assert_array_equal(again.clean_accuracy, acc)
     np.testing.assert_array_equal(again.attack_success_rate, sweep.attack_success_rate)
@@ -62,10 +65,12 @@ def test_steps_for_drop_and_csv_round_trip():
 
 def test_pruned_model_predicts_like_the_masked_one(small_deepid, sets):
     (clean, _), _ = sets
-    order = sw.pruning_order(activations.mean_activation(cut_features(small_deepid, clean)))
-    result = prune.delete_channels(small_deepid, "conv_3", order[:25])
-    masked = prune.clone(small_deepid)
-    prune.zero_channels(masked, "conv_3", order[:25])
+    order = sweep_table.pruning_order(
+        activations.mean_activation(cut_features(small_deepid, clean))
+    )
+    result = ch.delete_channels(small_deepid, "conv_3", order[:25])
+    masked = ch.clone(small_deepid)
+    ch.zero_channels(masked, "conv_3", order[:25])
     np.testing.assert_array_equal(
         result.model(clean).numpy().argmax(-1), masked(clean).numpy().argmax(-1)
     )
@@ -78,7 +83,7 @@ def sharpened_deepid(seed, classes=12, bias=0.0):
     """A random DeepID like ``small_deepid``, other seed; optionally nonzero biases."""
     import keras
 
-    from goodnet.architectures import deepid
+    from goodnet.core.architectures import deepid
 
     keras.utils.set_random_seed(seed)
     model = deepid(num_classes=classes)
@@ -104,11 +109,11 @@ def labelled(model, images, seed, wrong_every=3, outside=0):
 
 def sweep_both_ways(model, pruned, sets, batch_size=2048):
     """run_sweep with the fast path and with the Keras head per step (the reference)."""
-    from goodnet import graph
+    from goodnet.core import graph
 
     cut = graph.cut_layer(model, pruned)
     feats = [(activations.feature_model(model, cut)(x).numpy(), y) for x, y in sets]
-    order = sw.pruning_order(activations.mean_activation(feats[0][0]))
+    order = sweep_table.pruning_order(activations.mean_activation(feats[0][0]))
     assert sweep_plan.why_not(model, cut) is None, "the fast path should handle this head"
     fast = sw.run_sweep(model, cut, order, *feats, batch_size=batch_size)
     plan = sweep_plan.plan
@@ -188,7 +193,7 @@ def test_generic_fallback_for_unsupported_heads_equals_naive(rng):
     labels = labelled(model, images, 0)
     assert "GlobalAveragePooling2D" in sweep_plan.why_not(model, "last")
     feats = activations.feature_model(model, "last")(images).numpy()
-    order = sw.pruning_order(activations.mean_activation(feats[:50]))
+    order = sweep_table.pruning_order(activations.mean_activation(feats[:50]))
     fast = sw.run_sweep(model, "last", order, (feats[:50], labels[:50]), (feats[50:], labels[50:]))
     clean_acc, asr = sw.naive_sweep(
         model, "last", order, (images[:50], labels[:50]), (images[50:], labels[50:])
@@ -203,7 +208,7 @@ def test_near_ties_go_to_the_keras_head(small_deepid, sets):
     must be re-decided by the Keras head (argmax of a tie: the first class)."""
     (clean, y_clean), _ = sets
     feats = cut_features(small_deepid, clean)
-    order = sw.pruning_order(activations.mean_activation(feats))
+    order = sweep_table.pruning_order(activations.mean_activation(feats))
     fast = sweep_plan.plan(small_deepid, "pool_3")
     head = sw.head_model(small_deepid, "pool_3")
     rechecked = []
@@ -241,7 +246,7 @@ def test_tolerance_is_far_above_float32_roundoff(source, rng):
     import keras
     import tensorflow as tf
 
-    from goodnet import model_io
+    from goodnet.core import model_io
     from tests.conftest import csaw_weights, random_images
 
     if source == "csaw":
@@ -251,7 +256,7 @@ def test_tolerance_is_far_above_float32_roundoff(source, rng):
         model = sharpened_deepid(21, classes=50, bias=0.1)
         images = rng.random((400, 55, 47, 3), dtype=np.float32)
     feats = cut_features(model, images)
-    order = sw.pruning_order(activations.mean_activation(feats))
+    order = sweep_table.pruning_order(activations.mean_activation(feats))
     fast = sweep_plan.plan(model, "pool_3")
     out = model.get_layer("output")
     hidden = keras.Model(model.get_layer("pool_3").output, out.input)
@@ -281,18 +286,18 @@ def test_tolerance_is_far_above_float32_roundoff(source, rng):
 def test_activation_picture_on_a_hand_built_case(tmp_path):
     """Channels in pruning order (ties by index), each trigger's curve in that order, and
     per X the channels it prunes; an X the curve never reaches is left out."""
-    from goodnet import plots
+    from goodnet.core import plots
 
     clean = np.array([0.5, 0.0, 2.0, 0.0, 1.0])
     poisoned = {"a": np.array([5.0, 6.0, 7.0, 8.0, 9.0]), "b": np.arange(5.0)}
     accuracy = np.array([90.0, 90.0, 89.0, 87.0, 80.0, 10.0])  # after pruning 0..5 channels
-    picture = sw.activation_picture(clean, poisoned, accuracy, [1, 3, 10, 99])
+    picture = sweep_table.activation_picture(clean, poisoned, accuracy, [1, 3, 10, 99])
     assert picture.order.tolist() == [1, 3, 0, 4, 2]
     assert picture.clean.tolist() == [0.0, 0.0, 0.5, 1.0, 2.0]
     assert picture.poisoned["a"].tolist() == [6.0, 8.0, 5.0, 9.0, 7.0]
     assert picture.poisoned["b"].tolist() == [1.0, 3.0, 0.0, 4.0, 2.0]
     assert picture.pruned_by == {1.0: 2, 3.0: 3, 10.0: 4}
     plots.activation_plot(tmp_path / "a.png", picture, "'c'", "test", {"a": "a.h5"})
-    clean_only = sw.activation_picture(clean, {}, accuracy, [1])
+    clean_only = sweep_table.activation_picture(clean, {}, accuracy, [1])
     plots.activation_plot(tmp_path / "c.png", clean_only, "'c'", "validation", {})
     assert (tmp_path / "a.png").stat().st_size > 10_000 and (tmp_path / "c.png").is_file()

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from goodnet import training
+from goodnet.core import training
 
 
 def tiny_model(num_classes: int = 2, shape=(8, 8, 3), seed: int = 0) -> keras.Model:
@@ -165,7 +165,7 @@ def test_seeded_model_fixes_the_initial_weights_too():
 
 
 def test_the_attack_trains_a_seeded_deepid():
-    from goodnet import attack
+    from goodnet.demo import attack
 
     r = np.random.default_rng(0)
     x = r.integers(0, 256, (8, 55, 47, 3), dtype=np.uint8)

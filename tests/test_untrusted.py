@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from goodnet import model_io
-from goodnet.errors import GoodnetError
+from goodnet.core import model_io
+from goodnet.core.errors import GoodnetError
 from tests import reliability_inputs as ri
 from tests.conftest import snakemake
 
@@ -398,6 +398,7 @@ def test_cli_subprocess_refuses(evil):
 # -- the workflow ---------------------------------------------------------------------------
 
 
+@pytest.mark.workflow
 def test_workflow_refuses_and_never_runs_the_payload(evil):
     w, marker = evil
     badnets = {

@@ -138,8 +138,8 @@ def test_goodnet_loads_with_plain_keras_where_goodnet_cannot_be_imported(tiny_ru
     where argmax B(x) = argmax B'(x), else N; and its eval.py says the same."""
     from PIL import Image
 
-    from goodnet import model_io
-    from goodnet.data_io import H5Dataset
+    from goodnet.core import model_io
+    from goodnet.core.data_io import H5Dataset
 
     w, env = tiny_run, without_goodnet(tmp_path)
 
