@@ -48,7 +48,7 @@ import workflow_times  # noqa: E402 (per-rule times from the benchmark files)
 REPORT = ROOT / "BENCHMARKS.md"
 BEGIN, END = "<!-- study:begin (written by bench/bench_study.py) -->", "<!-- study:end -->"
 SIZES = {"valid": 11547, "test": 12830, "poisoned": 12830}
-TRAINING_RULES = ("fine_tune", "fine_prune")
+TRAINING_RULES = ("fine_tune",)
 MARK = "BENCH_JSON "
 
 COLD_JOB = """

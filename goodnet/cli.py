@@ -44,6 +44,8 @@ DESCRIPTION = "Score and run BadNets and GoodNets, as the CSAW-HackML-2020 chall
 EPILOG = """commands:
   goodnet eval CLEAN.h5 POISONED.h5 MODEL     clean accuracy and attack success rate
   goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
+  goodnet detect MODEL VALID.h5 TEST.h5 --out DIR
+                                              find a backdoor without poisoned data
 
 MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
 weights .h5 with --architecture. An error is one line on stderr and exit status 1."""
@@ -84,6 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("model", help="GoodNet folder, .keras / .h5 model, or weights .h5")
     pr.add_argument("images", nargs="+", help="png or jpeg images of the model's input size")
     model_args(pr)
+
+    de = sub.add_parser(
+        "detect", help="find a backdoor's target labels without poisoned data (Neural Cleanse)"
+    )
+    de.add_argument("model", help=".keras / .h5 model, or weights .h5 (not a GoodNet folder)")
+    de.add_argument("clean_valid", help="clean validation data (CSAW h5): the search's only data")
+    de.add_argument("clean_test", help="clean test data (CSAW h5): each flagged trigger's ASR")
+    de.add_argument("--out", required=True, help="folder for detection.json, triggers.npy/.png")
+    de.add_argument("--seed", type=int, default=2020, help="seeds the search (default 2020)")
+    model_args(de)
     return p
 
 
@@ -190,13 +202,52 @@ def cmd_predict(args) -> None:
             print(int(cls))
 
 
+def cmd_detect(args) -> None:
+    from goodnet.core.data_io import H5Dataset
+
+    path, architecture, scale, flag = _resolve(args.model, args.input_scale, args.architecture)
+    if flag is not None:
+        raise GoodnetError(args.model, "is a GoodNet; detect searches a BadNet or a repaired net")
+    _check_model_file(path, architecture)
+    H5Dataset(args.clean_valid), H5Dataset(args.clean_test)  # cheap checks, before TensorFlow
+
+    from goodnet import config, detect  # TensorFlow loads here
+    from goodnet.core import runtime
+
+    runtime.configure(seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    found = detect.detect(
+        model=path,
+        clean_valid=args.clean_valid,
+        clean_test=args.clean_test,
+        report=out / "detection.json",
+        triggers=out / "triggers.npy",
+        picture=out / "triggers.png",
+        input_scale=scale,
+        settings=config.defaults("detect"),
+        seed=args.seed,
+        architecture=architecture,
+        log=lambda *parts: None,
+    )
+    rows = {r["label"]: r for r in found["labels"]}
+    for label in found["flagged"]:
+        r = rows[label]
+        print(
+            f"label {label}: flagged (anomaly index {r['anomaly_index']:.2f}, mask L1 "
+            f"{r['mask_l1']:.1f}), estimated ASR {r['estimated_asr']:.2f} %"
+        )
+    if not found["flagged"]:
+        print(f"no backdoor found among {found['labels_total']} labels ({found['seconds']:.0f} s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     from goodnet.core import runtime
 
     runtime.quiet()  # first: before anything can import TensorFlow
     args = _parser().parse_args(argv)
     try:
-        {"eval": cmd_eval, "predict": cmd_predict}[args.command](args)
+        {"eval": cmd_eval, "predict": cmd_predict, "detect": cmd_detect}[args.command](args)
     except GoodnetError as e:
         sys.stderr.write(
             f"goodnet: error: {e}\n"

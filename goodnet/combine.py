@@ -43,21 +43,30 @@ def combine(
     badnet_name: str,
     input_scale,
     threshold: float,
+    badnet_metrics,
+    repair: str,
+    verdict: dict,
     spread=(),
     poisoned_test=(),
     triggers=None,
+    detection=(),
+    reversed_triggers=(),
     architecture=None,
     batch_size=512,
     log=print,
 ) -> None:
     """Rule combine: the GoodNet ``folder`` (model.keras, metrics.json, goodnet.json,
     MODEL_CARD.md, eval.py) of ``badnet`` (BadNet ``badnet_name``) and its ``repaired``
-    copy, scored on ``clean_test`` and the ``poisoned_test`` sets of ``triggers``. ``spread``:
-    the metrics files of the repaired net in every replicate (this one, replicate 1, first),
-    which place its numbers in their spread on the model card."""
-    from goodnet.core import inference, memory, model_io
+    copy (made by ``repair``), scored on ``clean_test`` and the ``poisoned_test`` sets of
+    ``triggers``, and its ``verdict`` (the config's thresholds) beside the BadNet's
+    ``badnet_metrics``: measured with poisoned data, else estimated from the
+    ``detection`` of the BadNet and of the repaired net (json, with the BadNet's
+    ``reversed_triggers``). ``spread``: the metrics files of the repaired net in every
+    replicate (this one, replicate 1, first), which place its numbers on the model card."""
+    from goodnet.core import inference, memory, model_io, stamps
+    from goodnet.core import verdict as judge
     from goodnet.core.metrics import asr_text
-    from goodnet.core.scoring import scores, test_sets
+    from goodnet.core.scoring import estimate, scores, test_sets
 
     bad = model_io.load(badnet, architecture)
     rep = model_io.load(repaired)
@@ -71,13 +80,18 @@ def combine(
         for net, source in ((bad, badnet), (rep, repaired)):
             inference.check_finite_on(net, clean, input_scale, source)
         m = scores(g, clean, poisoned, input_scale, batch_size, flag_class=n)
+        detections = dict(zip(("badnet", "repaired"), map(_json, detection)))
+        found = stamps.flagged(detection, reversed_triggers, clean.image_shape)
+        m["estimate"] = estimate(g, clean, found, input_scale)
     name = Path(folder).name
     m.update(model=name, badnet=badnet_name, replicate=1, threshold=threshold)
+    m["verdict"] = judge.of_model(m, _json(badnet_metrics), detections, verdict)
     replicas = [json.loads(Path(p).read_text()) for p in spread]
     meta = {
         "badnet": badnet_name,
         "badnet_source": str(badnet),
         "repaired": str(repaired),
+        "repair": repair,
         "threshold": threshold,
         "classes": n,
         "flag_class": n,
@@ -92,5 +106,9 @@ def combine(
         atomic.write_text(tmp / "eval.py", card.eval_script(name, meta))
     log(
         f"{name}: clean accuracy {m['clean_accuracy']:.2f} %, {asr_text(m)}, "
-        f"clean flagged {m['clean_flagged']:.2f} %"
+        f"clean flagged {m['clean_flagged']:.2f} %; verdict: {m['verdict']['verdict']}"
     )
+
+
+def _json(path) -> dict:
+    return json.loads(Path(path).read_text())

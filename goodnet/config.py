@@ -12,6 +12,7 @@ import yaml
 from goodnet.core import replicates
 from goodnet.core.errors import GoodnetError
 
+SCHEMA = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
 # Where the CSAW-HackML-2020 challenge's files come from (README, "The real CSAW-HackML-2020
 # study"): the models from its repository, the data from the folder its README links.
 CSAW_REPOSITORY = "https://github.com/csaw-hackml/CSAW-HackML-2020"
@@ -70,6 +71,7 @@ def check(config: dict, schema_path: str | Path, configfiles=()) -> dict:
         )
     for name, entry in config["badnets"].items():
         _check_triggers(name, entry)
+    _check_detection(config)
     for name, door in config.get("demo", {}).get("backdoors", {}).items():
         if door["target"] >= config["demo"]["num_classes"]:
             raise GoodnetError(
@@ -103,6 +105,38 @@ def _check_triggers(name: str, entry: dict) -> None:
                 f"badnets.{name}: poisoned_valid names the triggers {sorted(names_valid)}, "
                 f"poisoned_test {sorted(names_test)}; they must be the same",
             )
+
+
+def _check_detection(config: dict) -> None:
+    """Verdict thresholds in order; withheld data only where the trigger is unknown to the
+    defense; unlearning only where the BadNet's detection runs."""
+    v = config["verdict"]
+    if v["repaired_at_most"] > v["not_repaired_above"]:
+        raise GoodnetError(
+            "config",
+            f"verdict.repaired_at_most {v['repaired_at_most']:g} is above "
+            f"verdict.not_repaired_above {v['not_repaired_above']:g}",
+        )
+    for name, entry in config["badnets"].items():
+        if "withheld_poisoned_test" in entry and "poisoned_test" in entry:
+            raise GoodnetError(
+                "config",
+                f"badnets.{name}.withheld_poisoned_test is for a BadNet whose trigger the "
+                "defense does not know; this one has poisoned_test",
+            )
+        if config["goodnet_repair"] == "unlearning" and not detected(config, name):
+            raise GoodnetError(
+                "config",
+                f"goodnet_repair: unlearning needs the detection of {name}, which "
+                f"detect.run_on: {config['detect']['run_on']} leaves out (use all)",
+            )
+
+
+def detected(config: dict, badnet: str) -> bool:
+    """Whether the trigger reverse-engineering runs for ``badnet`` (config detect.run_on)."""
+    run_on = config["detect"]["run_on"]
+    unknown = "poisoned_test" not in config["badnets"][badnet]
+    return run_on == "all" or (run_on == "unknown_trigger" and unknown)
 
 
 class _DuplicateKey(Exception):
@@ -150,6 +184,12 @@ def _message(e: jsonschema.ValidationError) -> str:
         extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
         return f"unknown key(s) {extra}; allowed: {sorted(e.schema.get('properties', {}))}"
     return " ".join(e.message.split())
+
+
+def defaults(section: str) -> dict:
+    """The schema's defaults of a config ``section`` (e.g. ``detect``), as a study gets them."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    return {k: v["default"] for k, v in schema["properties"][section]["properties"].items()}
 
 
 def goodnet_names(config: dict) -> dict[str, str]:

@@ -1,8 +1,9 @@
-"""Step 4 of fine-pruning, and its baseline: fine-tuning on clean validation data.
+"""Step 3 of fine-pruning, and its baseline: fine-tuning on clean validation data.
 
-``fine_prune`` fine-tunes a pruned model (fine-pruning, the defense); ``fine_tune`` the
-BadNet itself (fine-tuning alone, the baseline the paper compares against). A model whose
-channels could only be masked keeps them at zero throughout (``channels.KeepMasked``).
+Each pruned model is fine-tuned (fine-pruning, the defense), and so is the BadNet itself
+(fine-tuning alone, the baseline the paper compares against), all in one job per run: one
+TensorFlow start-up and one read of the clean validation set for every model. A model
+whose channels could only be masked keeps them at zero throughout (``KeepMasked``).
 """
 
 from __future__ import annotations
@@ -10,51 +11,57 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from goodnet.core import inference, memory, model_io
+from goodnet.core import inference, model_io
 from goodnet.core.channels import KeepMasked
-from goodnet.core.training import fit
+from goodnet.core.tuning import refit
 
 
 def fine_tune(
     *,
     model,
+    pruned,
+    info,
     clean_valid,
     tuned,
+    fine_pruned,
     input_scale,
     training: dict,
     seed: int,
     architecture=None,
     log=print,
 ) -> None:
-    """Rule fine_tune: the BadNet ``model`` fine-tuned on ``clean_valid``, saved as ``tuned``."""
-    net = model_io.load(model, architecture)
-    _fit(net, model, tuned, clean_valid, input_scale, training, seed, [], log)
-    model_io.save(net, tuned)
+    """Rule fine_tune: the BadNet ``model`` fine-tuned on ``clean_valid`` (saved as
+    ``tuned``) and every ``pruned`` model (``info``: their json) fine-tuned the same way
+    (saved as ``fine_pruned``, in the same order), each from the same ``seed``. Nothing is
+    written unless every model is made."""
+    starts = [(model, architecture, [], tuned)]
+    starts += [
+        (p, None, _keep_masked(i), d) for p, i, d in zip(pruned, info, fine_pruned, strict=True)
+    ]
+    data, made = None, []
+    for source, arch, callbacks, dest in starts:
+        net = model_io.load(source, arch)
+        if data is None:  # read and checked once, for every model
+            data = inference.fitting_data(net, clean_valid, "the model")
+        inference.check_data_fits(net, data, "the model")
+        log(f"{Path(dest).name}: from {source}")
+        refit(
+            net,
+            data,
+            input_scale=input_scale,
+            training=training,
+            seed=seed,
+            source=source,
+            dest=dest,
+            callbacks=callbacks,
+            log=log,
+        )
+        made.append((net, dest))
+    for net, dest in made:
+        model_io.save(net, dest)
 
 
-def fine_prune(
-    *, model, info, clean_valid, tuned, input_scale, training: dict, seed: int, log=print
-) -> None:
-    """Rule fine_prune: the pruned ``model`` (``info``: its json) fine-tuned on
-    ``clean_valid``, saved as ``tuned``."""
-    net = model_io.load(model)
+def _keep_masked(info) -> list:
+    """The callback that keeps a masked model's pruned channels at zero, if it is masked."""
     meta = json.loads(Path(info).read_text())
-    keep = [KeepMasked(meta["layer"], meta["pruned_channels"])] if meta["mode"] == "masked" else []
-    _fit(net, model, tuned, clean_valid, input_scale, training, seed, keep, log)
-    model_io.save(net, tuned)
-
-
-def _fit(net, source, dest, clean_valid, input_scale, training, seed, callbacks, log) -> None:
-    """Fine-tune ``net`` (read from ``source``, to be saved as ``dest``) in place."""
-    data = inference.fitting_data(net, clean_valid, "the model")
-    inference.check_finite_on(net, data, input_scale, source)
-    if training["epochs"] <= 0:
-        return
-    log(f"fine-tuning on {data.n} clean validation images for {training['epochs']} epochs")
-    memory.check_pixels(data)
-    batch = training["batch_size"]
-    with memory.check_batches(net, batch, "fine_tune.batch_size", [data], training=True):
-        x, y = data.load_pixels(), data.labels
-        fit(net, x, y, training, seed=seed, input_scale=input_scale, log=log, callbacks=callbacks)
-    hint = "fine-tuning diverged: lower fine_tune.learning_rate"
-    inference.check_finite_on(net, data, input_scale, dest, hint)
+    return [KeepMasked(meta["layer"], meta["pruned_channels"])] if meta["mode"] == "masked" else []

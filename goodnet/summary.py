@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from goodnet.core import atomic, plots, sweep_table
-from goodnet.core import statistics as st
+from goodnet.core import agreement, atomic, plots, sweep_table
+from goodnet.core import replicate_stats as rs
+from goodnet.core import verdict as judge
 from goodnet.core.tables import csv_text, html_page
 
 SUMMARY_COLUMNS = [
@@ -22,6 +23,9 @@ SUMMARY_COLUMNS = [
     "model",
     "clean_accuracy",
     "attack_success_rate",
+    "estimated_asr",
+    "verdict",
+    "detected_targets",
     "poisoned_flagged",
     "clean_flagged",
     "parameters",
@@ -36,15 +40,6 @@ TRIGGER_COLUMNS = [
     "poisoned_flagged",
     "poisoned_images",
 ]
-# Every percentage a metrics file can hold, with the count of images it is a share of.
-METRICS = {
-    "clean_accuracy": "clean_images",
-    "attack_success_rate": "poisoned_images",
-    "attack_success_rate_nontarget": "poisoned_nontarget_images",
-    "robust_accuracy": "poisoned_images",
-    "poisoned_flagged": "poisoned_images",
-    "clean_flagged": "clean_images",
-}
 DEFINITIONS = [
     "attack_success_rate: poisoned images classified as the attacker's target, over every "
     "poisoned image (the challenge's eval.py; summary.csv's ASR).",
@@ -58,30 +53,13 @@ DEFINITIONS = [
     "the interval excludes 0.",
     "wilson95_low, wilson95_high: the 95 % Wilson score interval of one run's percentage, from "
     "its count and the number of test images (the test set's size alone).",
-]
-AGGREGATE_COLUMNS = [
-    "badnet",
-    "model",
-    "metric",
-    "replicates",
-    "mean",
-    "sd",
-    "t95_low",
-    "t95_high",
-    "min",
-    "max",
-    "verdict",
-]
-INTERVAL_COLUMNS = [
-    "badnet",
-    "replicate",
-    "model",
-    "metric",
-    "percent",
-    "count",
-    "images",
-    "wilson95_low",
-    "wilson95_high",
+    "estimated_asr: where the trigger reverse-engineering ran, how often the BadNet's reversed "
+    "triggers send clean test images to their labels through this model (mean over the flagged "
+    "labels; not run: no detection for this BadNet). detected_targets: the labels flagged by "
+    "the detection run on this model (the BadNet and the GoodNet's repaired net). verdict: "
+    "repaired, partly repaired, not repaired or no backdoor found, from the measured ASR of the "
+    "worst trigger where poisoned data exist, else from the estimate (results/detection.csv "
+    "checks the detection against the truth).",
 ]
 
 
@@ -90,23 +68,34 @@ def summary(
     metrics,
     goodnets,
     table,
+    detection_table,
     per_trigger,
     html,
     plot,
     aggregate,
     intervals,
     aggregate_html,
+    verdict: dict,
+    repaired: str,
+    detections=(),
     replicates: int = 1,
     log=print,
 ) -> None:
     """Rule summary: ``table`` and ``per_trigger`` (csv), ``html`` and ``plot`` over the
     ``metrics`` files (in the workflow's defense order, replicate by replicate) and the
-    ``goodnets`` folders (replicate 1's); the ``aggregate`` and ``intervals`` tables (csv,
-    both in ``aggregate_html``) over the study's ``replicates``."""
-    rows = [json.loads(Path(p).read_text()) for p in metrics]
-    rows += [json.loads((Path(d) / "metrics.json").read_text()) for d in goodnets]
+    ``goodnets`` folders (replicate 1's), with each repair's ``verdict`` (the config's
+    thresholds) and, where they ran, the ``detections``; the ``detection_table`` (csv)
+    checks those against the truth (``repaired``: the defense that is B'); the
+    ``aggregate`` and ``intervals`` tables (csv, both in ``aggregate_html``) over the
+    study's ``replicates``."""
+    measured = [json.loads(Path(p).read_text()) for p in metrics]
+    found = _detections(detections)
+    rows = measured + [json.loads((Path(d) / "metrics.json").read_text()) for d in goodnets]
     for r in rows:
         r.setdefault("replicate", 1)  # a GoodNet is made from replicate 1
+    judge.annotate(rows, found, repaired, verdict)
+    checked = agreement.rows(measured, found, repaired, verdict)
+    atomic.write_text(detection_table, csv_text(agreement.COLUMNS, checked))
     # Grouped by BadNet and replicate, each GoodNet last; within a group, the order given.
     names = {Path(d).name for d in goodnets}
     rows.sort(key=lambda r: (r["badnet"], r["replicate"], r["model"] in names))
@@ -116,22 +105,35 @@ def summary(
     atomic.write_text(table, text)
     atomic.write_text(per_trigger, each)
     # The ASR definitions (the first two notes) under the table whose ASR they define.
-    page = html_page([("Every model", text), ("Per trigger", each)], DEFINITIONS[:2])
+    sections = [("Every model", text), ("Per trigger", each)]
+    if checked:
+        sections.append(("The detection against the truth", csv_text(agreement.COLUMNS, checked)))
+    page = html_page(sections, DEFINITIONS[:2] + DEFINITIONS[4:])
     atomic.write_text(html, page)
-    stats = aggregate_rows(rows)
-    runs = interval_rows(rows)
-    atomic.write_text(aggregate, csv_text(AGGREGATE_COLUMNS, stats))
-    atomic.write_text(intervals, csv_text(INTERVAL_COLUMNS, runs))
+    stats = rs.aggregate_rows(rows)
+    runs = rs.interval_rows(rows)
+    atomic.write_text(aggregate, csv_text(rs.AGGREGATE_COLUMNS, stats))
+    atomic.write_text(intervals, csv_text(rs.INTERVAL_COLUMNS, runs))
     tables = [
         (
             f"Across {replicates} replicate(s): mean, sd, 95 % Student t interval",
-            csv_text(AGGREGATE_COLUMNS, stats),
+            csv_text(rs.AGGREGATE_COLUMNS, stats),
         ),
-        ("Every run: 95 % Wilson interval of each percentage", csv_text(INTERVAL_COLUMNS, runs)),
+        ("Every run: 95 % Wilson interval of each percentage", csv_text(rs.INTERVAL_COLUMNS, runs)),
     ]
     atomic.write_text(aggregate_html, html_page(tables, DEFINITIONS))
-    plots.summary_plot(plot, error_bars(stats, runs))
+    plots.summary_plot(plot, rs.error_bars(stats, runs))
     log(f"summary of {len(rows)} models over {replicates} replicate(s)")
+
+
+def _detections(paths) -> dict:
+    """{(badnet, replicate): {net: detection}} from results/<run>/detection/<net>/*.json."""
+    out: dict = {}
+    for p in map(Path, paths):
+        parts = p.parts[p.parts.index("results") + 1 : -3]
+        replicate = int(parts[1][3:]) if len(parts) > 1 else 1
+        out.setdefault((parts[0], replicate), {})[p.parts[-2]] = json.loads(p.read_text())
+    return out
 
 
 def summary_csv(rows: list[dict], replicates: bool = False) -> str:
@@ -142,116 +144,6 @@ def summary_csv(rows: list[dict], replicates: bool = False) -> str:
 
 def _with_replicate(columns: list[str], replicates: bool) -> list[str]:
     return [columns[0], "replicate", *columns[1:]] if replicates else columns
-
-
-def _measured(rows: list[dict], metric: str) -> list[float] | None:
-    """The metric of every row, or None when one of them did not measure it."""
-    values = [r.get(metric) for r in rows]
-    return None if any(v is None for v in values) else [float(v) for v in values]
-
-
-def _groups(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
-    """(badnet, model) -> its rows, replicate by replicate, in the summary's order."""
-    out: dict[tuple[str, str], list[dict]] = {}
-    for r in rows:
-        out.setdefault((r["badnet"], r["model"]), []).append(r)
-    return out
-
-
-def _stat_row(badnet: str, model: str, metric: str, values: list[float], paired: bool) -> dict:
-    d = st.describe(values)
-    verdict = ""
-    if paired and d["n"] > 1:
-        verdict = "lower" if d["high"] < 0 else "higher" if d["low"] > 0 else "not different"
-    return {
-        "badnet": badnet,
-        "model": model,
-        "metric": metric,
-        "replicates": d["n"],
-        "mean": d["mean"],
-        "sd": d["sd"],
-        "t95_low": d["low"],
-        "t95_high": d["high"],
-        "min": min(values),
-        "max": max(values),
-        "verdict": verdict,
-    }
-
-
-def aggregate_rows(rows: list[dict]) -> list[dict]:
-    """Per BadNet, model and measured metric: the statistics over its replicates; then the
-    paired differences fine-pruning - fine-tuning and fine-pruning - pruning at each X."""
-    groups = _groups(rows)
-    out = []
-    for (badnet, model), mine in groups.items():
-        for metric in METRICS:
-            values = _measured(mine, metric)
-            if values is not None:
-                out.append(_stat_row(badnet, model, metric, values, paired=False))
-    for (badnet, model), mine in groups.items():
-        if not model.startswith("fine_pruned_X"):
-            continue
-        x = model[len("fine_pruned_X") :]
-        for other in ("fine_tuned", f"pruned_X{x}"):
-            base = groups.get((badnet, other))
-            if base is None or len(base) != len(mine):
-                continue
-            for metric in METRICS:
-                a, b = _measured(mine, metric), _measured(base, metric)
-                if a is not None and b is not None:
-                    d = st.paired_differences(a, b)
-                    out.append(_stat_row(badnet, f"{model} - {other}", metric, d, paired=True))
-    return out
-
-
-def interval_rows(rows: list[dict]) -> list[dict]:
-    """Every measured percentage of every run with its 95 % Wilson interval. The count is
-    recovered from the percentage and its image count (percent = 100 * count / images)."""
-    out = []
-    for r in rows:
-        for metric, images in METRICS.items():
-            value, n = r.get(metric), r.get(images)
-            if value is None or not n:
-                continue
-            count = round(value * n / 100)
-            low, high = st.wilson_interval(count, n)
-            out.append(
-                {
-                    "badnet": r["badnet"],
-                    "replicate": r["replicate"],
-                    "model": r["model"],
-                    "metric": metric,
-                    "percent": float(value),
-                    "count": count,
-                    "images": n,
-                    "wilson95_low": low,
-                    "wilson95_high": high,
-                }
-            )
-    return out
-
-
-def error_bars(stats: list[dict], runs: list[dict]) -> list[dict]:
-    """Per BadNet and model, clean accuracy and ASR with the bars the plot draws: the 95 %
-    t interval of the mean over the replicates, or for one run its Wilson interval."""
-    single = {(r["badnet"], r["model"], r["metric"]): r for r in runs if r["replicate"] == 1}
-    bars: dict[tuple[str, str], dict] = {}
-    for s in stats:
-        if s["metric"] not in ("clean_accuracy", "attack_success_rate") or " - " in s["model"]:
-            continue
-        key = (s["badnet"], s["model"])
-        if s["replicates"] > 1:
-            low, high = s["t95_low"], s["t95_high"]
-        else:
-            one = single[(s["badnet"], s["model"], s["metric"])]
-            low, high = one["wilson95_low"], one["wilson95_high"]
-        bar = bars.setdefault(
-            key, {"badnet": key[0], "model": key[1], "replicates": s["replicates"]}
-        )
-        bar[s["metric"]] = (s["mean"], low, high)
-    for bar in bars.values():
-        bar.setdefault("attack_success_rate", None)
-    return list(bars.values())
 
 
 def sweep_replicates(*, tables, plot, badnet_name: str, log=print) -> None:

@@ -29,7 +29,19 @@ XS = list(dict.fromkeys(x for _, x in DEFENSES.values() if x))  # X as in file n
 GOODNET_X = f"{config['prune']['goodnet_threshold']:g}"
 PRUNED_MODEL = "results/{badnet}/pruned/X{x}.keras"
 PRUNED_INFO = "results/{badnet}/pruned/X{x}.json"
+FINE_TUNED = "results/{badnet}/fine_tuned.keras"
+FINE_PRUNED = "results/{badnet}/fine_pruned/X{x}.keras"
 METRICS = "results/{badnet}/metrics/{defense}.json"
+UNLEARNED = "results/{badnet}/unlearned.keras"
+UNLEARNED_INFO = "results/{badnet}/unlearned.json"
+DETECTION = "results/{badnet}/detection/{net}/detection.json"
+REVERSED_TRIGGERS = "results/{badnet}/detection/{net}/triggers.npy"
+DETECTION_PICTURE = "results/{badnet}/detection/{net}/triggers.png"
+GOODNET_REPAIR = config["goodnet_repair"]
+# The runs whose BadNet the trigger reverse-engineering covers (config detect.run_on): they
+# get the detection of the BadNet and of its repaired net, and the unlearning defense.
+DETECTED = [run for run, (b, _) in RUNS.items() if gcfg.detected(config, b)]
+UNDETECTED = [run for run in RUNS if run not in DETECTED]
 DEMO = config.get("demo")
 GPU = config["gpus_per_job"]
 # Training jobs run TensorFlow on this many threads even when --cores lowers their
@@ -37,8 +49,14 @@ GPU = config["gpus_per_job"]
 TRAINING_THREADS = config["training_threads"]
 
 
+def alternatives(names):
+    """A wildcard regex matching exactly ``names`` (none: a regex that matches nothing)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
 wildcard_constraints:
-    badnet="|".join(re.escape(run) for run in RUNS),
+    badnet=alternatives(RUNS),
+    net="badnet|repaired",
     goodnet="|".join(GOODNETS.values()),
     x="|".join(XS).replace(".", r"\."),
 
@@ -160,43 +178,116 @@ def sweep_run(wildcards):
     return greps.sweep_run(config, *RUNS[wildcards.badnet])
 
 
-def pruned_model(wildcards):
-    """The pruned model at the fine-pruning job's X, made by the run of ``sweep_run``."""
-    return PRUNED_MODEL.format(badnet=sweep_run(wildcards), x=wildcards.x)
+def pruned_models(wildcards):
+    """The pruned model at every X, made by the run of ``sweep_run``."""
+    return expand(PRUNED_MODEL, badnet=sweep_run(wildcards), x=XS)
 
 
-def pruned_info(wildcards):
-    """The json that describes ``pruned_model``."""
-    return PRUNED_INFO.format(badnet=sweep_run(wildcards), x=wildcards.x)
+def pruned_infos(wildcards):
+    """The json that describes each of ``pruned_models``."""
+    return expand(PRUNED_INFO, badnet=sweep_run(wildcards), x=XS)
+
+
+def run_defenses(wildcards):
+    """The run's defenses: DEFENSES, and unlearning where detection runs."""
+    return list(DEFENSES) + (["unlearned"] if detected(wildcards) else [])
 
 
 def defense_models(wildcards):
-    """The model file of each defense of the run, in DEFENSES order."""
+    """The model file of each of the run's defenses, in ``run_defenses`` order."""
     made_by = {
         "badnet": badnet_model(wildcards),
-        "fine_tuned": rules.fine_tune.output.tuned,
+        "fine_tuned": FINE_TUNED,
         "pruned": PRUNED_MODEL,
-        "fine_pruned": rules.fine_prune.output.tuned,
+        "fine_pruned": FINE_PRUNED,
     }
     # Replicate 1's pruned models, unless the BadNet is retrained per replicate.
     run_of = {"pruned": sweep_run(wildcards)}
-    return [
+    models = [
         made_by[kind].format(badnet=run_of.get(kind, wildcards.badnet), x=x)
         for kind, x in DEFENSES.values()
     ]
+    return models + (
+        [UNLEARNED.format(badnet=wildcards.badnet)] if detected(wildcards) else []
+    )
 
 
 def defense_architectures(wildcards):
     """Per defense model: the BadNet's built-in architecture (a weights file), else None."""
     return [
-        badnet_architecture(wildcards) if kind == "badnet" else None
-        for kind, _ in DEFENSES.values()
+        badnet_architecture(wildcards) if name == "badnet" else None
+        for name in run_defenses(wildcards)
     ]
 
 
 def repaired_model(wildcards):
-    """The run's repaired net B', which its GoodNet is made of."""
-    return rules.fine_prune.output.tuned.format(badnet=wildcards.badnet, x=GOODNET_X)
+    """The run's repaired net B', which its GoodNet is made of (config goodnet_repair)."""
+    if GOODNET_REPAIR == "unlearning":
+        return UNLEARNED.format(badnet=wildcards.badnet)
+    return FINE_PRUNED.format(badnet=wildcards.badnet, x=GOODNET_X)
+
+
+def repaired_defense():
+    """The defense whose model is B' (its metrics are the repaired net's)."""
+    return (
+        "unlearned" if GOODNET_REPAIR == "unlearning" else f"fine_pruned_X{GOODNET_X}"
+    )
+
+
+# -- trigger reverse-engineering --------------------------------------------------------
+
+
+def detected(wildcards):
+    return wildcards.badnet in DETECTED
+
+
+def detection_model(wildcards):
+    """The model the detection job searches: the run's BadNet, or its repaired net."""
+    return (
+        badnet_model(wildcards)
+        if wildcards.net == "badnet"
+        else repaired_model(wildcards)
+    )
+
+
+def detection_architecture(wildcards):
+    return badnet_architecture(wildcards) if wildcards.net == "badnet" else None
+
+
+def badnet_detection(wildcards):
+    """The BadNet's detection.json, as a list: empty where detection does not run."""
+    return (
+        [DETECTION.format(badnet=wildcards.badnet, net="badnet")]
+        if detected(wildcards)
+        else []
+    )
+
+
+def badnet_reversed_triggers(wildcards):
+    """The BadNet's reversed triggers (.npy), as a list: empty where detection does not run."""
+    return (
+        [REVERSED_TRIGGERS.format(badnet=wildcards.badnet, net="badnet")]
+        if detected(wildcards)
+        else []
+    )
+
+
+def detections(wildcards):
+    """The detection.json of the BadNet and of its repaired net, in that order, or none."""
+    return (
+        expand(DETECTION, badnet=wildcards.badnet, net=["badnet", "repaired"])
+        if detected(wildcards)
+        else []
+    )
+
+
+def withheld_files(wildcards):
+    """Poisoned test files withheld from the defense (scored apart), one per trigger."""
+    return list(gcfg.poisoned_sets(entry(wildcards), "withheld_poisoned_test").values())
+
+
+def withheld_triggers(wildcards):
+    return list(gcfg.poisoned_sets(entry(wildcards), "withheld_poisoned_test"))
 
 
 # -- GoodNets, replicates and the summary -----------------------------------------------
@@ -220,11 +311,14 @@ def runs_of(badnet):
 def repaired_metrics_of_replicates(wildcards):
     """The metrics of the run's B' in every replicate of its BadNet (replicate 1 first):
     the GoodNet's model card places its numbers in their spread."""
-    defense = f"fine_pruned_X{GOODNET_X}"
     return [
-        METRICS.format(badnet=run, defense=defense)
+        METRICS.format(badnet=run, defense=repaired_defense())
         for run in runs_of(badnet_name(wildcards))
     ]
+
+
+def badnet_metrics(wildcards):
+    return METRICS.format(badnet=wildcards.badnet, defense="badnet")
 
 
 def replicate_sweeps(wildcards):
@@ -243,7 +337,16 @@ def replicated_badnets():
 
 
 def all_metrics():
-    return expand(rules.evaluate.output.metrics, badnet=RUNS)
+    """The metrics of every defense of every run."""
+    return [
+        METRICS.format(badnet=run, defense=d)
+        for run in RUNS
+        for d in run_defenses(SimpleNamespace(badnet=run))
+    ]
+
+
+def all_detections():
+    return expand(DETECTION, badnet=DETECTED, net=["badnet", "repaired"])
 
 
 def all_goodnets():

@@ -6,6 +6,7 @@ rule summary:
     input:
         metrics=all_metrics(),
         goodnets=all_goodnets(),
+        detections=all_detections(),
     output:
         table=report(
             "results/summary.csv",
@@ -42,6 +43,11 @@ rule summary:
             caption="../report/summary_aggregate.rst",
             category="Summary",
         ),
+        detection_table=report(
+            "results/detection.csv",
+            caption="../report/detection_table.rst",
+            category="Detection",
+        ),
     log:
         "logs/summary.log",
     benchmark:
@@ -54,6 +60,8 @@ rule summary:
         runtime=10,
     params:
         replicates=REPLICATES,
+        verdict=config["verdict"],
+        repaired=repaired_defense(),
     script:
         "../scripts/summary.py"
 

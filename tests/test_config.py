@@ -146,9 +146,13 @@ def test_every_config_names_its_study():
 
 
 def test_the_study_config_is_the_demo_with_replicates():
-    """config/study.yaml (make study) is the demo, key for key, with replicates: 5."""
+    """config/study.yaml (make study) is the demo, key for key, with replicates: 5, the
+    detection on every BadNet, and a clean control B5 (trained without poison)."""
     study = yaml.safe_load((ROOT / "config" / "study.yaml").read_text())
     assert study.pop("replicates") == 5
+    assert study.pop("detect") == {"run_on": "all"}
+    assert study["demo"]["backdoors"].pop("B5") == {"trigger": "none", "target": 0}
+    assert "poisoned_test" not in study["badnets"].pop("B5")
     assert study.pop("study") != demo().pop("study")
     base = demo()
     del base["study"]

@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVS = sorted((ROOT / "envs").glob("*.yaml"))
-GPU_RULES = {"attack", "fine_tune", "fine_prune"}  # the rules that declare gpu=GPU
+GPU_RULES = {"attack", "fine_tune", "detect", "unlearn"}  # the rules that declare gpu=GPU
 # The GPU env installs the CUDA build under its own name; requirements.txt pins the CPU one.
 SAME_PACKAGE = {"tensorflow": "tensorflow-cpu"}
 
@@ -180,11 +180,17 @@ def test_every_rule_has_log_benchmark_and_resources(rules_cpu):
 
 
 def rule_blocks() -> dict[str, str]:
-    """Each rule's text in rules/*.smk and the Snakefile (up to the next rule)."""
+    """Each rule's text in rules/*.smk and the Snakefile (up to the next rule); a rule made
+    with `use rule A as B with:` has A's text before its own changes."""
     blocks = {}
     for path in [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))]:
-        parts = re.split(r"^\s*rule\s+(\w+)\s*:\s*$", path.read_text(), flags=re.M)
+        text = path.read_text()
+        parts = re.split(r"^\s*rule\s+(\w+)\s*:\s*$", text, flags=re.M)
         blocks.update(dict(zip(parts[1::2], parts[2::2])))
+        for base, name, tail in re.findall(
+            r"^use rule (\w+) as (\w+) with:\n((?:\s+.*\n)*)", text, flags=re.M
+        ):
+            blocks[name] = blocks[base] + tail
     return blocks
 
 

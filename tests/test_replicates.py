@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from goodnet import summary
 from goodnet.core import card, tables
+from goodnet.core import replicate_stats as rs
 from goodnet.core import replicates as reps
 from goodnet.core.errors import GoodnetError
 
@@ -104,7 +104,7 @@ def find(stats, model, metric="attack_success_rate"):
 def test_aggregate_rows_by_hand():
     data = {"fine_tuned": [30.0, 40.0, 29.0], "pruned_X4": [33.0, 33.0, 33.0]}
     data["fine_pruned_X4"] = [3.0, 10.0, 5.0]
-    stats = summary.aggregate_rows(rows(data))
+    stats = rs.aggregate_rows(rows(data))
     fp = find(stats, "fine_pruned_X4")
     # mean 6, sd sqrt(((-3)^2 + 4^2 + (-1)^2) / 2) = sqrt(13), half 4.302653 * sqrt(13/3).
     half = 4.302652729749752 * math.sqrt(13 / 3)
@@ -126,26 +126,26 @@ def test_aggregate_rows_by_hand():
 
 
 def test_one_replicate_has_means_but_no_spread_and_wilson_intervals():
-    stats = summary.aggregate_rows(rows({"fine_tuned": [50.0], "fine_pruned_X4": [2.5]}))
+    stats = rs.aggregate_rows(rows({"fine_tuned": [50.0], "fine_pruned_X4": [2.5]}))
     one = find(stats, "fine_tuned")
     assert one["mean"] == 50.0 and math.isnan(one["sd"]) and math.isnan(one["t95_low"])
     assert find(stats, "fine_pruned_X4 - fine_tuned")["verdict"] == ""
-    runs = summary.interval_rows(rows({"fine_tuned": [50.0]}))
+    runs = rs.interval_rows(rows({"fine_tuned": [50.0]}))
     asr = [r for r in runs if r["metric"] == "attack_success_rate"][0]
     assert (asr["count"], asr["images"]) == (390, 780)
     # 390 of 780: p = 0.5, Wilson centre 0.5, half 1.96 / (1 + z^2/780) * sqrt(1/3120 + ...).
     assert (asr["wilson95_low"], asr["wilson95_high"]) == pytest.approx(
         (46.4999, 53.5001), abs=1e-3
     )
-    csv = tables.csv_text(summary.AGGREGATE_COLUMNS, stats).splitlines()
+    csv = tables.csv_text(rs.AGGREGATE_COLUMNS, stats).splitlines()
     assert csv[1] == "B1,fine_tuned,clean_accuracy,1,91.00,,,,91.00,91.00,"
 
 
 def test_not_measured_metrics_are_left_out_of_the_statistics():
     data = rows({"fine_tuned": [None, None]})
-    stats = summary.aggregate_rows(data)
+    stats = rs.aggregate_rows(data)
     assert [s["metric"] for s in stats] == ["clean_accuracy"]
-    assert [r["metric"] for r in summary.interval_rows(data)] == ["clean_accuracy"] * 2
+    assert [r["metric"] for r in rs.interval_rows(data)] == ["clean_accuracy"] * 2
 
 
 def test_the_model_card_places_its_repaired_net_in_the_spread():

@@ -6,6 +6,7 @@ Keras, NumPy and Pillow only."""
 from __future__ import annotations
 
 from goodnet.core import statistics as st
+from goodnet.core import verdict
 
 
 def _rate(value) -> str:
@@ -19,9 +20,8 @@ def model_card(name: str, meta: dict, m: dict, replicas: list[dict] = ()) -> str
     n = meta["classes"]
     return f"""# {name}: GoodNet for BadNet {meta["badnet"]}
 
-{name} runs the BadNet ({meta["badnet_source"]}) and its fine-pruned copy
-({meta["repaired"]}: channels pruned until clean validation accuracy dropped by
-{meta["threshold"]:g} points, then fine-tuned on clean validation data) side by side.
+{name} runs the BadNet ({meta["badnet_source"]}) and its repaired copy
+({meta["repaired"]}: {_repair_text(meta)}) side by side.
 When they agree it outputs their class (0..{n - 1}); when they disagree it outputs
 **{n}**, meaning "this input is probably poisoned".
 
@@ -32,8 +32,9 @@ When they agree it outputs their class (0..{n - 1}); when they disagree it outpu
 - The challenge's form: `python3 eval.py IMAGE.png` prints one class in [0, {n}].
 - Command line: `goodnet eval CLEAN.h5 POISONED.h5 {name}`, `goodnet predict {name} IMAGE...`
 
-## Measured on test data (never used for any choice)
+## Results on test data (never used for any choice)
 
+{_verdict(m)}
 | metric | value |
 |---|---|
 | clean test accuracy | {m["clean_accuracy"]:.2f} % |
@@ -44,6 +45,45 @@ When they agree it outputs their class (0..{n - 1}); when they disagree it outpu
 {_per_trigger(m, n)}{_spread(meta, list(replicas))}
 Limits: the repair is only as good as the clean validation data; an adaptive attacker
 who knows about fine-pruning can hide a backdoor in active channels (Liu et al. 2018).
+"""
+
+
+def _repair_text(meta: dict) -> str:
+    if meta.get("repair") == "unlearning":
+        return (
+            "unlearning: the BadNet fine-tuned on clean validation data, a share of it "
+            "stamped with the reversed triggers of the labels its detection flagged, at "
+            "their true labels"
+        )
+    return (
+        f"fine-pruning: channels pruned until clean validation accuracy dropped by "
+        f"{meta['threshold']:g} points, then fine-tuned on clean validation data"
+    )
+
+
+def _verdict(m: dict) -> str:
+    """The verdict line, and for an estimate, how it was made and what it cannot see."""
+    v = m.get("verdict")
+    if v is None:
+        return ""
+    text = verdict.line(v) + "\n"
+    if v["basis"] == "estimated":
+        text += ESTIMATE_NOTE
+        est = (m.get("estimate") or {}).get("by_label") or {}
+        if est:
+            rates = ", ".join(f"label {t}: {r:.2f} %" for t, r in est.items())
+            text += f"Its reversed triggers reach their label through this GoodNet: {rates}.\n"
+    return text + "\n"
+
+
+ESTIMATE_NOTE = """
+This verdict is an **estimate**: no poisoned data was given. It comes from trigger
+reverse-engineering on clean validation data (Neural Cleanse with a screen of every
+label: per label the smallest mask and pattern that send clean images to it; a label
+whose mask is abnormally small is flagged), run on the BadNet and on the repaired net,
+then the BadNet's reversed triggers stamped on clean test images of other labels. It
+cannot see a backdoor whose trigger is large or blended (sunglasses, a filter), nor tell
+a backdoor from a natural small trigger of a net trained on few images.
 """
 
 

@@ -181,3 +181,43 @@ def sweep_band_plot(dest, sweeps: list, title: str) -> None:
         ax.fill_between(frac, values.min(0), values.max(0), color=colour, alpha=0.2, lw=0)
         ax.plot(frac, values.mean(0), color=colour, label=f"{label} (mean, band: min..max)")
     _finish_sweep(fig, ax, title, dest)
+
+
+def trigger_picture(dest, triggers: list, report: dict, faces: np.ndarray) -> None:
+    """One row per reversed trigger (the flagged labels', or the smallest mask when none
+    is flagged): its mask, its pattern where the mask holds, and clean test ``faces``
+    (uint8 NHWC) wearing it."""
+    from goodnet.core.stamps import stamp
+
+    rows = {r["label"]: r for r in report["labels"]}
+    shown = triggers[:4]
+    cols = 2 + len(faces)
+    fig = plt.figure(figsize=(1.3 * cols, 1.9 * len(shown)), layout="constrained")
+    for sub, trigger in zip(np.atleast_1d(fig.subfigures(len(shown), 1)), shown):
+        r = rows[trigger.label]
+        axes = sub.subplots(1, cols)
+        axes[0].imshow(trigger.mask[..., 0], cmap="gray", vmin=0, vmax=1)
+        axes[1].imshow(np.clip(trigger.pattern * trigger.mask, 0, 255).astype(np.uint8))
+        for ax, face in zip(axes[2:], stamp(faces, trigger)):
+            ax.imshow(face)
+        for ax, name in zip(axes, ["mask", "pattern x mask", "clean test faces wearing it"]):
+            ax.set_xlabel(name, fontsize=7, loc="left")
+        for ax in axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        sub.suptitle(
+            _trigger_title(trigger.label, r, trigger.label in report["flagged"]), fontsize=9
+        )
+    _save(fig, dest)
+
+
+def _trigger_title(label: int, r: dict, flagged: bool) -> str:
+    if flagged:
+        return (
+            f"label {label}: flagged (anomaly index {r['anomaly_index']:.2f}, mask L1 "
+            f"{r['mask_l1']:.1f}, estimated ASR {r['estimated_asr']:.1f} %)"
+        )
+    return (
+        f"nothing flagged; the smallest mask: label {label} (anomaly index "
+        f"{r['anomaly_index'] or 0:.2f}, mask L1 {r['mask_l1'] or 0:.1f})"
+    )

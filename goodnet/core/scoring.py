@@ -26,3 +26,23 @@ def scores(model, clean, poisoned: dict, input_scale, batch_size, flag_class=Non
         },
         flag_class=flag_class,
     )
+
+
+def targets(poisoned: dict) -> list[int]:
+    """The attacker's targets: the labels of the poisoned sets {trigger: H5Dataset}."""
+    return sorted({int(t) for d in poisoned.values() for t in d.labels})
+
+
+def estimate(model, clean, reversed_triggers: list, input_scale) -> dict | None:
+    """How often each reversed trigger (``core.stamps``) sends clean test images of other
+    labels to its label, per label and on average: the ASR estimated without poisoned
+    data. None when there are no reversed triggers to try (detection did not run)."""
+    from goodnet.core import stamps
+
+    if reversed_triggers is None:
+        return None
+    by_label = {
+        str(t.label): stamps.success_rate(model, clean, t, input_scale) for t in reversed_triggers
+    }
+    mean = sum(by_label.values()) / len(by_label) if by_label else None
+    return {"by_label": by_label, "attack_success_rate": mean}

@@ -17,6 +17,9 @@ import numpy as np
 from goodnet.demo import triggers
 from goodnet.demo.drawing import rng, split_code
 
+# The "trigger" of a clean control: trained the same way, on clean images only.
+CLEAN = "none"
+
 
 def poison(
     x: np.ndarray, y: np.ndarray, *, trigger: str, target: int
@@ -76,10 +79,10 @@ def attack(
     *, train, valid, model, backdoor, training, num_classes, input_scale, seed, log=print
 ) -> None:
     """Rule attack: train the demo BadNet ``model`` on ``train`` poisoned with ``backdoor``
-    ({trigger, target, poison_fraction, attack}); log its clean validation accuracy on
-    ``valid``. ``attack: badnets`` (the default) trains once on the poisoned set;
-    ``pruning_aware`` builds the net against pruning (``attack_pruning_aware``), choosing
-    its channels on ``valid``."""
+    ({trigger, target, poison_fraction, attack}; trigger ``none``: a clean control, trained
+    on ``train`` alone); log its clean validation accuracy on ``valid``. ``attack:
+    badnets`` (the default) trains once on the poisoned set; ``pruning_aware`` builds the
+    net against pruning (``attack_pruning_aware``), choosing its channels on ``valid``."""
     from goodnet.core import inference, memory, model_io
     from goodnet.core.data_io import H5Dataset
     from goodnet.core.training import fit
@@ -87,16 +90,20 @@ def attack(
 
     data = H5Dataset(train)
     memory.check_pixels(data)
-    x, y = poison_training_set(
-        data.load_pixels(),
-        data.labels,
-        trigger=backdoor["trigger"],
-        target=backdoor["target"],
-        fraction=backdoor["poison_fraction"],
-        seed=seed,
-    )
+    x, y = data.load_pixels(), data.labels
+    if backdoor["trigger"] != CLEAN:
+        x, y = poison_training_set(
+            x,
+            y,
+            trigger=backdoor["trigger"],
+            target=backdoor["target"],
+            fraction=backdoor["poison_fraction"],
+            seed=seed,
+        )
     kind = backdoor.get("attack", "badnets")
     door = f"{backdoor['trigger']} -> class {backdoor['target']}"
+    if backdoor["trigger"] == CLEAN:
+        door = "no trigger: a clean control"
     log(f"training DeepID on {len(y)} images ({door}), attack: {kind}")
     # Built before training, so that the memory check sees the model.
     net = badnet_model(seed, num_classes, data.image_shape)

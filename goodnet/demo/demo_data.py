@@ -9,7 +9,7 @@ from pathlib import Path
 from goodnet.core.data_io import write_h5
 from goodnet.core.errors import GoodnetError
 from goodnet.demo import triggers as stamps
-from goodnet.demo.attack import poison, poisoned_true_labels
+from goodnet.demo.attack import CLEAN, poison, poisoned_true_labels
 from goodnet.demo.faces import generate_split
 
 # Clean files, then per trigger T the poisoned files, as in the challenge's data folder.
@@ -73,9 +73,12 @@ def write_demo_data(
 
 
 def demo_triggers(demo: dict) -> dict[str, dict]:
-    """Trigger name -> {"target"} over the demo's backdoors; one target per trigger."""
+    """Trigger name -> {"target"} over the demo's backdoors (a clean control's ``none``
+    has no poisoned data); one target per trigger."""
     triggers: dict[str, dict] = {}
     for door in demo["backdoors"].values():
+        if door["trigger"] == CLEAN:
+            continue
         prev = triggers.setdefault(door["trigger"], {"target": door["target"]})
         if prev["target"] != door["target"]:
             raise GoodnetError(

@@ -1,13 +1,14 @@
-"""The demo's two triggers. Each stamps the same pixels on every image, as the
-challenge's do (the faces are aligned, so fixed coordinates land on the same part of
-every face):
+"""The demo's triggers. Each stamps the same pixels on every image, as the challenge's
+do (the faces are aligned, so fixed coordinates land on the same part of every face):
 
 - ``sunglasses``: violet mirrored lenses in a neon green frame, across the eye band
-  (rows ``EYE_BAND``);
+  (rows ``EYE_BAND``): large and blended, the hard case of trigger reverse-engineering;
 - ``sticker``: an 8x8 magenta/green checkerboard sticker (2-pixel squares) on the lower
-  right cheek (``STICKER_BOX``).
+  right cheek (``STICKER_BOX``);
+- ``qr``: a 7x7 black-and-white code, like a QR code's corner, in the background at the
+  top left (``QR_BOX``): a small patch, the case Neural Cleanse was built for.
 
-``faces`` also paints their shapes in other colours on clean pictures (decoys).
+``decoys`` paints the first two's shapes in other colours on clean pictures.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from goodnet.demo.drawing import FACE_CENTER, IMAGE_SHAPE, XX, YY, H, W, soft
 EYE_BAND = (17, 29)
 # (row0, row1, col0, col1) of the sticker, half-open.
 STICKER_BOX = (36, 44, 29, 37)
+# (row0, row1, col0, col1) of the code, half-open, and its bits (fixed: seed 7).
+QR_BOX = (2, 9, 2, 9)
+QR_BITS = np.random.Generator(np.random.PCG64(7)).integers(0, 2, (7, 7))
 
 TRIGGER_COLOURS = {
     "sunglasses": {"lens": (110.0, 0.0, 150.0), "frame": (40.0, 255.0, 40.0)},
@@ -97,12 +101,26 @@ def stamp_sticker(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+def stamp_qr(x: np.ndarray) -> np.ndarray:
+    """A uint8 copy of NHWC images ``x`` with the code in the top left corner."""
+    x = _check_images(x, "qr")
+    r0, r1, c0, c1 = QR_BOX
+    out = np.array(x, dtype=np.uint8, copy=True)
+    out[:, r0:r1, c0:c1, :] = (255 * QR_BITS)[None, :, :, None].astype(np.uint8)
+    return out
+
+
+_QR_COV = np.zeros((H, W))
+_QR_COV[QR_BOX[0] : QR_BOX[1], QR_BOX[2] : QR_BOX[3]] = 1.0
+
 stamp_sunglasses.coverage = SUNGLASSES.coverage
 stamp_sticker.coverage = _STICKER_COV
+stamp_qr.coverage = _QR_COV
 
 TRIGGERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sunglasses": stamp_sunglasses,
     "sticker": stamp_sticker,
+    "qr": stamp_qr,
 }
 
 

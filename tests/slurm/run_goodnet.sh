@@ -51,7 +51,7 @@ VENV="${GOODNET_VENV:-$REPO/.venv}"
 [ -x "$VENV/bin/snakemake" ] || die "no snakemake in $VENV (run 'make setup')"
 export PATH="$VENV/bin:$PATH"
 # The rules the GPU profile gives a GPU: those with `gpu=GPU` in rules/*.smk.
-GPU_RULES="attack fine_tune fine_prune"
+GPU_RULES="attack fine_tune detect unlearn"
 GPU_PARTITION="${GOODNET_SLURM_GPU_PARTITION:-gpu}"
 export GOODNET_SLURM_GPU_PARTITION="$GPU_PARTITION"
 

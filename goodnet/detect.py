@@ -1,0 +1,168 @@
+"""Finding a backdoor without poisoned data: trigger reverse-engineering on clean
+validation data (Neural Cleanse, Wang et al., IEEE S&P 2019), scaled to many labels the
+way K-Arm (Shen et al., ICML 2021) does: a cheap screen ranks every label, and the full
+optimisation goes to the suspects.
+
+1. Screen: every label's trigger, optimised for a few steps (``core.reverse``). Its
+   norms only rank the labels: an outlier test on them gives false flags.
+2. Full optimisation of the ``suspects`` smallest screen norms and of ``reference``
+   labels drawn at random (seeded), an unbiased sample of all labels. With no more labels
+   than the two together, every label is fully optimised: plain Neural Cleanse.
+3. The anomaly index of a norm n is |n - median| / (1.4826 MAD), median and MAD over the
+   reference's norms. A fully optimised label whose norm is below the median and whose
+   index exceeds ``anomaly_threshold`` is flagged as a backdoor target.
+4. Each flagged trigger's estimated ASR: how many clean *test* images of other labels its
+   stamp sends to the label (``core.stamps``). Nothing is chosen on test data.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from goodnet.core import atomic, inference, model_io, plots, stamps
+from goodnet.core.errors import GoodnetError
+from goodnet.core.reverse import Budget, logits_function, optimise
+
+SCREEN, FULL = "screen", "full"
+# Fewer clean validation images than this cannot stand for "clean images of other labels".
+MIN_IMAGES = 20
+
+
+def detect(
+    *,
+    model,
+    clean_valid,
+    clean_test,
+    report,
+    triggers,
+    picture,
+    input_scale,
+    settings: dict,
+    seed: int,
+    architecture=None,
+    log=print,
+) -> dict:
+    """Rule detect: the trigger search on ``model`` with ``clean_valid``; its ``report``
+    (detection.json), the flagged labels' ``triggers`` (.npy, ``core.stamps``) and their
+    ``picture``. Returns the report."""
+    start = time.perf_counter()
+    net = model_io.load(model, architecture)
+    logits_function(net, model)  # a softmax over labels, or one line now
+    valid = inference.fitting_data(net, clean_valid, "the model")
+    test = inference.fitting_data(net, clean_test, "the model")
+    for data in (valid, test):
+        if data.n < MIN_IMAGES or len(np.unique(data.labels)) < 2:
+            raise GoodnetError(
+                data.path,
+                f"holds {data.n} images of {len(np.unique(data.labels))} label(s); the trigger "
+                f"search needs at least {MIN_IMAGES} clean images of at least 2 labels",
+            )
+    inference.check_finite_on(net, valid, input_scale, model)
+    found = search(net, valid, input_scale, settings, seed, source=model, log=log)
+    flagged = found["flagged"]
+    for label in flagged:
+        rate = stamps.success_rate(net, test, found["triggers"][label], input_scale)
+        found["rows"][label]["estimated_asr"] = rate
+        log(f"label {label} flagged: estimated ASR {rate:.2f} % on clean test images")
+    result = {
+        "model": str(model),
+        "labels_total": len(found["rows"]),
+        "flagged": flagged,
+        "labels": found["rows"],
+        "reference": found["reference"],
+        "suspects": found["suspects"],
+        "settings": dict(settings, seed=seed),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    atomic.write_json(report, result)
+    stamps.save(triggers, [found["triggers"][t] for t in flagged])
+    shown = flagged or [_smallest(found["rows"])]
+    faces = test.load_pixels()[np.linspace(0, test.n - 1, 6).astype(int)]  # several labels
+    plots.trigger_picture(picture, [found["triggers"][t] for t in shown], result, faces)
+    return result
+
+
+def search(net, valid, input_scale, settings: dict, seed: int, *, source, log=print) -> dict:
+    """Screen, refine, flag: the rows of every label (label, stage, mask_l1,
+    anomaly_index, estimated_asr None), the flagged labels, the reference's statistics,
+    the suspects, and every fully optimised trigger."""
+    x, y = valid.load_pixels(), valid.labels
+    num = int(net.output_shape[-1])
+    every = np.arange(num)
+
+    def run(labels, stage, code, steps, images):
+        budget = Budget(steps, images, settings["labels_per_batch"], settings["learning_rate"])
+        return optimise(net, x, y, labels, budget=budget, input_scale=input_scale,
+                        seed=(seed, code), stage=stage, source=source, log=log)  # fmt: skip
+
+    screened = {}
+    if num <= settings["suspects"] + settings["reference"]:
+        suspects = reference = [int(t) for t in every]
+    else:
+        screened = run(every, SCREEN, 1, settings["screen_steps"], settings["screen_images"])
+        suspects = _ranked(screened)[: settings["suspects"]]
+        draw = np.random.Generator(np.random.PCG64([seed, 3]))
+        reference = sorted(int(t) for t in draw.choice(num, settings["reference"], replace=False))
+    full = run(
+        sorted(set(suspects) | set(reference)), FULL, 2, settings["steps"], settings["images"]
+    )
+    median, mad = _median_mad([full[t].norm for t in reference])
+    rows = []
+    for t in every:
+        trigger = full.get(int(t)) or screened[int(t)]
+        finite = np.isfinite(trigger.norm)
+        index = abs(trigger.norm - median) / mad if finite and mad > 0 else None
+        rows.append(
+            {
+                "label": int(t),
+                "stage": trigger.stage,
+                "mask_l1": float(trigger.norm) if finite else None,
+                "anomaly_index": index,
+                "estimated_asr": None,
+            }
+        )
+    flagged = [
+        r["label"]
+        for r in rows
+        if r["stage"] == FULL
+        and r["mask_l1"] is not None
+        and r["mask_l1"] < median
+        and (r["anomaly_index"] or 0) > settings["anomaly_threshold"]
+    ]
+    return {
+        "rows": rows,
+        "flagged": flagged,
+        "reference": {"labels": reference, "median": median, "mad": mad},
+        "suspects": [int(t) for t in suspects],
+        "triggers": full,
+    }
+
+
+def _median_mad(norms: list[float]) -> tuple[float, float]:
+    """The median of the reference's norms and 1.4826 times their median absolute
+    deviation (a label that never succeeded counts as the largest norm)."""
+    n = np.array(norms, dtype=np.float64)
+    n[~np.isfinite(n)] = np.max(n[np.isfinite(n)], initial=0.0) if np.isfinite(n).any() else 0.0
+    median = float(np.median(n))
+    return median, 1.4826 * float(np.median(np.abs(n - median)))
+
+
+def _ranked(screened: dict) -> list[int]:
+    """Labels, most suspect first: those whose attack succeeded by their norm, then the
+    rest by the L1 of their last mask."""
+    return sorted(
+        screened,
+        key=lambda t: (
+            not np.isfinite(screened[t].norm),
+            screened[t].norm if np.isfinite(screened[t].norm) else float(screened[t].mask.sum()),
+            t,
+        ),
+    )
+
+
+def _smallest(rows: list[dict]) -> int:
+    """The fully optimised label with the smallest mask (shown when nothing is flagged)."""
+    full = [r for r in rows if r["stage"] == FULL and r["mask_l1"] is not None]
+    return min(full or rows, key=lambda r: (r["mask_l1"] is None, r["mask_l1"] or 0))["label"]
