@@ -2,6 +2,7 @@
 
   goodnet eval CLEAN.h5 POISONED.h5 MODEL     clean accuracy and attack success rate
   goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
+  goodnet results [FOLDER]                    a finished run's table, verdicts and files
 
 MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
 weights .h5 with --architecture. Errors are one line on stderr and exit status 1; stderr
@@ -44,6 +45,7 @@ DESCRIPTION = "Score and run BadNets and GoodNets, as the CSAW-HackML-2020 chall
 EPILOG = """commands:
   goodnet eval CLEAN.h5 POISONED.h5 MODEL     clean accuracy and attack success rate
   goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
+  goodnet results [FOLDER]                    a finished run's table, verdicts and files
 
 MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
 weights .h5 with --architecture. An error is one line on stderr and exit status 1."""
@@ -84,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("model", help="GoodNet folder, .keras / .h5 model, or weights .h5")
     pr.add_argument("images", nargs="+", help="png or jpeg images of the model's input size")
     model_args(pr)
+
+    # The results block `make run` ends with (goodnet.results): files only, no TensorFlow.
+    rs = sub.add_parser("results", help="a finished run's table, verdicts and where its files are")
+    rs.add_argument("folder", nargs="?", default="results", help="the run's results folder")
     return p
 
 
@@ -190,13 +196,20 @@ def cmd_predict(args) -> None:
             print(int(cls))
 
 
+def cmd_results(args) -> None:
+    from goodnet.results import results_text
+
+    print(results_text(args.folder), end="")
+
+
 def main(argv: list[str] | None = None) -> int:
     from goodnet.core import runtime
 
     runtime.quiet()  # first: before anything can import TensorFlow
     args = _parser().parse_args(argv)
     try:
-        {"eval": cmd_eval, "predict": cmd_predict}[args.command](args)
+        commands = {"eval": cmd_eval, "predict": cmd_predict, "results": cmd_results}
+        commands[args.command](args)
     except GoodnetError as e:
         sys.stderr.write(
             f"goodnet: error: {e}\n"
