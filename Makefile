@@ -37,12 +37,17 @@ system-deps:
 	"$${apt[@]}" update >/dev/null || echo "system-deps: apt-get update failed, trying anyway" >&2; \
 	"$${apt[@]}" install -y --no-install-recommends "$${missing[@]}" >/dev/null
 
+# The terminal is goodnet's logger plugin (snakemake_logger_plugin_goodnet): a line per
+# finished job, a failed job's error and log, then the results (`goodnet results`). Job
+# details go to logs/ and .snakemake/log/; plain `snakemake` prints as Snakemake does.
+RUN := $(BIN)/snakemake --profile profiles/default --cores $(CORES) --logger goodnet
+
 run: setup
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
+	$(RUN)
 
 # The demo with error bars: 5 replicates (config/study.yaml); replicate 1 is `make run`'s.
 study: setup
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --configfile config/study.yaml
+	$(RUN) --configfile config/study.yaml
 
 test: setup system-deps
 	$(BIN)/ruff format --check .

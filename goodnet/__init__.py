@@ -33,7 +33,9 @@ stage; ``core`` imports no stage.
 ``demo.attack_pruning_aware``). The defense never imports it.
 
 ``config`` checks a workflow config against ``config/schema.yaml``, ``job`` runs a stage
-function as a Snakemake job, and ``cli`` is the ``goodnet`` command.
+function as a Snakemake job, ``cli`` is the ``goodnet`` command, and ``results`` the block
+a run ends with (``goodnet results``; ``make run`` prints it through its Snakemake logger
+plugin, ``snakemake_logger_plugin_goodnet``).
 """
 
 __version__ = "0.1.0"

@@ -2,6 +2,7 @@
 
   goodnet eval CLEAN.h5 POISONED.h5 MODEL     clean accuracy and attack success rate
   goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
+  goodnet results [FOLDER]                    a finished run's table, verdicts and files
 
 MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
 weights .h5 with --architecture. Errors are one line on stderr and exit status 1; stderr
@@ -46,6 +47,7 @@ EPILOG = """commands:
   goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
   goodnet detect MODEL VALID.h5 TEST.h5 --out DIR
                                               find a backdoor without poisoned data
+  goodnet results [FOLDER]                    a finished run's table, verdicts and files
 
 MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
 weights .h5 with --architecture. An error is one line on stderr and exit status 1."""
@@ -96,6 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     de.add_argument("--out", required=True, help="folder for detection.json, triggers.npy/.png")
     de.add_argument("--seed", type=int, default=2020, help="seeds the search (default 2020)")
     model_args(de)
+
+    # The results block `make run` ends with (goodnet.results): files only, no TensorFlow.
+    rs = sub.add_parser("results", help="a finished run's table, verdicts and where its files are")
+    rs.add_argument("folder", nargs="?", default="results", help="the run's results folder")
     return p
 
 
@@ -241,13 +247,25 @@ def cmd_detect(args) -> None:
         print(f"no backdoor found among {found['labels_total']} labels ({found['seconds']:.0f} s)")
 
 
+def cmd_results(args) -> None:
+    from goodnet.results import results_text
+
+    print(results_text(args.folder), end="")
+
+
 def main(argv: list[str] | None = None) -> int:
     from goodnet.core import runtime
 
     runtime.quiet()  # first: before anything can import TensorFlow
     args = _parser().parse_args(argv)
     try:
-        {"eval": cmd_eval, "predict": cmd_predict, "detect": cmd_detect}[args.command](args)
+        commands = {
+            "eval": cmd_eval,
+            "predict": cmd_predict,
+            "detect": cmd_detect,
+            "results": cmd_results,
+        }
+        commands[args.command](args)
     except GoodnetError as e:
         sys.stderr.write(
             f"goodnet: error: {e}\n"

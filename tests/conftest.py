@@ -52,8 +52,9 @@ def small_deepid():
     return model
 
 
-def snakemake(workdir, *args, configfile=None, check=True, timeout=900):
-    """Run the project's workflow in ``workdir`` (outputs land there), as a user would."""
+def snakemake(workdir, *args, configfile=None, check=True, timeout=900, cwd=None):
+    """Run the project's workflow in ``workdir`` (outputs land there), as a user would,
+    from ``cwd`` (default: this process's)."""
     import subprocess
     import sys
 
@@ -71,8 +72,13 @@ def snakemake(workdir, *args, configfile=None, check=True, timeout=900):
     cmd += list(args)
     if configfile:  # last: --configfile takes every word after it
         cmd += ["--configfile", str(configfile)]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    # The checkout on sys.path: Snakemake finds the goodnet logger plugin (--logger goodnet)
+    # there wherever pytest runs from, as `make setup`'s install makes it find it.
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(
+        os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", PYTHONPATH=path
+    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
@@ -81,19 +87,28 @@ def snakemake(workdir, *args, configfile=None, check=True, timeout=900):
 
 
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+# What `make run` adds to snakemake's command line (the Makefile): its terminal.
+MAKE_RUN = ("--profile", str(ROOT / "profiles" / "default"), "--logger", "goodnet")
+RUN_FIXTURES = ("tiny_run", "tiny_terminal")
 
 
 def pytest_collection_modifyitems(items):
     """A test that needs a workflow run (the ``tiny_run`` fixture) is a workflow test, so
     that ``make test-fast`` (``-m "not workflow"``) leaves it out."""
     for item in items:
-        if "tiny_run" in getattr(item, "fixturenames", ()):
+        if set(RUN_FIXTURES) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.workflow)
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """The tiny demo config built to the end (both GoodNets and the summary), once."""
+def tiny_terminal(tmp_path_factory):
+    """The tiny demo config built to the end (both GoodNets and the summary), once, the
+    way `make run` builds the demo, from its folder: (the finished process; workdir)."""
     workdir = tmp_path_factory.mktemp("tiny")
-    snakemake(workdir, configfile=TINY)
-    return workdir
+    return snakemake(workdir, *MAKE_RUN, configfile=TINY, cwd=workdir), workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_terminal):
+    """The workdir of the tiny demo built to the end."""
+    return tiny_terminal[1]
