@@ -108,28 +108,24 @@ def search(net, valid, input_scale, settings: dict, seed: int, *, source, log=pr
     full = run(
         sorted(set(suspects) | set(reference)), FULL, 2, settings["steps"], settings["images"]
     )
-    median, mad = _median_mad([full[t].norm for t in reference])
-    rows = []
-    for t in every:
-        trigger = full.get(int(t)) or screened[int(t)]
-        finite = np.isfinite(trigger.norm)
-        index = abs(trigger.norm - median) / mad if finite and mad > 0 else None
-        rows.append(
-            {
-                "label": int(t),
-                "stage": trigger.stage,
-                "mask_l1": float(trigger.norm) if finite else None,
-                "anomaly_index": index,
-                "estimated_asr": None,
-            }
-        )
+    norms = {int(t): (full.get(int(t)) or screened[int(t)]).norm for t in every}
+    index, median, mad = anomaly_indices(norms, reference)
     flagged = [
-        r["label"]
-        for r in rows
-        if r["stage"] == FULL
-        and r["mask_l1"] is not None
-        and r["mask_l1"] < median
-        and (r["anomaly_index"] or 0) > settings["anomaly_threshold"]
+        t
+        for t in sorted(full)
+        if np.isfinite(norms[t])
+        and norms[t] < median
+        and (index[t] or 0) > settings["anomaly_threshold"]
+    ]
+    rows = [
+        {
+            "label": t,
+            "stage": (full.get(t) or screened[t]).stage,
+            "mask_l1": float(norms[t]) if np.isfinite(norms[t]) else None,
+            "anomaly_index": index[t],
+            "estimated_asr": None,
+        }
+        for t in norms
     ]
     return {
         "rows": rows,
@@ -140,13 +136,19 @@ def search(net, valid, input_scale, settings: dict, seed: int, *, source, log=pr
     }
 
 
-def _median_mad(norms: list[float]) -> tuple[float, float]:
-    """The median of the reference's norms and 1.4826 times their median absolute
-    deviation (a label that never succeeded counts as the largest norm)."""
-    n = np.array(norms, dtype=np.float64)
-    n[~np.isfinite(n)] = np.max(n[np.isfinite(n)], initial=0.0) if np.isfinite(n).any() else 0.0
-    median = float(np.median(n))
-    return median, 1.4826 * float(np.median(np.abs(n - median)))
+def anomaly_indices(norms: dict, reference: list[int]) -> tuple[dict, float, float]:
+    """Each label's anomaly index |n - median| / (1.4826 MAD), with median and MAD over the
+    ``reference`` labels' norms (there, a label whose attack never succeeded counts as the
+    largest norm; it has no index itself); also the median and the 1.4826 MAD."""
+    ref = np.array([norms[t] for t in reference], dtype=np.float64)
+    finite = np.isfinite(ref)
+    ref[~finite] = ref[finite].max() if finite.any() else 0.0
+    median = float(np.median(ref))
+    mad = 1.4826 * float(np.median(np.abs(ref - median)))
+    index = {
+        t: abs(n - median) / mad if np.isfinite(n) and mad > 0 else None for t, n in norms.items()
+    }
+    return index, median, mad
 
 
 def _ranked(screened: dict) -> list[int]:
