@@ -2,6 +2,7 @@
 
   goodnet eval CLEAN.h5 POISONED.h5 MODEL     clean accuracy and attack success rate
   goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
+  goodnet check CONFIG                        a workflow config, checked without Snakemake
 
 MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
 weights .h5 with --architecture. Errors are one line on stderr and exit status 1; stderr
@@ -44,6 +45,7 @@ DESCRIPTION = "Score and run BadNets and GoodNets, as the CSAW-HackML-2020 chall
 EPILOG = """commands:
   goodnet eval CLEAN.h5 POISONED.h5 MODEL     clean accuracy and attack success rate
   goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
+  goodnet check CONFIG                        a workflow config, checked without Snakemake
 
 MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
 weights .h5 with --architecture. An error is one line on stderr and exit status 1."""
@@ -84,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("model", help="GoodNet folder, .keras / .h5 model, or weights .h5")
     pr.add_argument("images", nargs="+", help="png or jpeg images of the model's input size")
     model_args(pr)
+    _add_check(sub)
     return p
 
 
@@ -104,13 +107,15 @@ def _resolve(model_arg: str, scale: float | None, architecture: str | None):
 
 
 def _check_model_file(path: Path, architecture: str | None) -> None:
-    """The model file's cheap checks (exists, readable, the kind its name says), no Keras."""
-    from goodnet.core import model_file
+    """The model file's cheap checks (exists, readable, the kind its name says, weights
+    stored whole within the model budget), no Keras."""
+    from goodnet.core import model_file, weight_file
 
     if architecture:
         model_file.check_weights_file(path)
     else:
         model_file.read_config(path)
+    weight_file.stored_weights(path, weights_only=bool(architecture))
 
 
 def cmd_eval(args) -> None:
@@ -190,13 +195,45 @@ def cmd_predict(args) -> None:
             print(int(cls))
 
 
+# -- goodnet check CONFIG ----------------------------------------------------------------
+
+SCHEMA = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
+
+
+def _add_check(sub) -> None:
+    ch = sub.add_parser(
+        "check",
+        help="check a workflow config file as data, without Snakemake (which would run "
+        "the Python a YTE config holds)",
+    )
+    ch.add_argument("config", help="a config file (YAML or JSON), e.g. one from elsewhere")
+
+
+def cmd_check(args) -> None:
+    """Validate the config file as data: no Snakemake, no YTE, no YAML tags; every
+    problem is one line naming the file and the key."""
+    from goodnet import config as gcfg
+    from goodnet.core import config_file
+
+    path = Path(args.config)
+    config = config_file.read(path)
+    try:
+        gcfg.check(config, SCHEMA, [path])
+    except GoodnetError as e:
+        raise GoodnetError(path, e.problem) if e.path == "config" else e from None
+    print(
+        f"{path}: a valid goodnet config (BadNets: {len(config['badnets'])}, replicates: "
+        f"{config['replicates']}), with no YTE code and no YAML tags"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     from goodnet.core import runtime
 
     runtime.quiet()  # first: before anything can import TensorFlow
     args = _parser().parse_args(argv)
     try:
-        {"eval": cmd_eval, "predict": cmd_predict}[args.command](args)
+        {"eval": cmd_eval, "predict": cmd_predict, "check": cmd_check}[args.command](args)
     except GoodnetError as e:
         sys.stderr.write(
             f"goodnet: error: {e}\n"

@@ -3,19 +3,22 @@ schema cannot say. Every problem is one GoodnetError line naming the config key.
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import jsonschema
 import yaml
 
-from goodnet.core import replicates
+from goodnet.core import config_values, replicates
 from goodnet.core.errors import GoodnetError
 
 # Where the CSAW-HackML-2020 challenge's files come from (README, "The real CSAW-HackML-2020
 # study"): the models from its repository, the data from the folder its README links.
 CSAW_REPOSITORY = "https://github.com/csaw-hackml/CSAW-HackML-2020"
 CSAW_DATA_FOLDER = "https://drive.google.com/drive/folders/13o2ybRJ1BkGUvfmQEeZqDo1kskyFywab"
+# The folders of a run's results that its rules write into (results/<run>/<folder>/...).
+SUBFOLDERS = ("pruned", "fine_pruned", "metrics")
 CSAW_NETS = ("sunglasses", "anonymous_1", "anonymous_2", "multi_trigger_multi_target")
 CSAW_MODELS = {f"{net}_bd_{kind}.h5" for net in CSAW_NETS for kind in ("net", "weights")}
 CSAW_DATA = {
@@ -46,6 +49,7 @@ def _validator(schema: dict):
 def check(config: dict, schema_path: str | Path, configfiles=()) -> dict:
     """Validate ``config`` in place (defaults added) and return it. ``configfiles``: the
     YAML files it was read from, checked for keys given twice (YAML keeps the last)."""
+    config_values.check_values(config)  # before jsonschema quotes (and walks) any value
     for path in configfiles:
         _check_no_duplicate_keys(path)
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -145,11 +149,17 @@ def _message(e: jsonschema.ValidationError) -> str:
             if e.validator == "required"
             else []
         )
-        return custom.format(value=e.instance, missing=missing)
+        return custom.format(value=config_values.short(e.instance), missing=missing)
     if e.validator == "additionalProperties":
         extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
-        return f"unknown key(s) {extra}; allowed: {sorted(e.schema.get('properties', {}))}"
-    return " ".join(e.message.split())
+        return (
+            f"unknown key(s) {config_values.short(extra)}; "
+            f"allowed: {sorted(e.schema.get('properties', {}))}"
+        )
+    # jsonschema quotes the whole value: a short prefix of it is enough to find it.
+    whole = repr(e.instance)
+    message = e.message.replace(whole, config_values.short(e.instance))
+    return " ".join(message.split())
 
 
 def goodnet_names(config: dict) -> dict[str, str]:
@@ -214,6 +224,29 @@ def where_from(path: str) -> str:
         if Path(path).as_posix().endswith(data):
             return f"download '{data}' from the challenge's data folder {CSAW_DATA_FOLDER}"
     return "not found"
+
+
+def output_folders(config: dict) -> list[str]:
+    """Every folder the workflow writes into, parents first."""
+    tops = ("results", "logs", "benchmarks")
+    folders = {f"{top}/{run}" for top in tops for run in replicates.runs(config)}
+    folders |= {f"results/{run}/{sub}" for run in replicates.runs(config) for sub in SUBFOLDERS}
+    folders |= {f"{top}/{g}" for top in tops for g in goodnet_names(config).values()}
+    if config.get("demo"):
+        folders |= {"data/demo", "models/demo"}
+        folders |= {f"models/demo/{door}" for door in config["demo"]["backdoors"]}
+    folders |= {str(parent) for f in folders for parent in PurePosixPath(f).parents}
+    return sorted(folders - {"."}, key=lambda f: (f.count("/"), f))
+
+
+def file_in_the_way(config: dict) -> str | None:
+    """The first of ``output_folders`` that exists as something else than a folder (a
+    file, a dangling link): the jobs could not write there."""
+    return next((f for f in output_folders(config) if _blocked(Path(f))), None)
+
+
+def _blocked(path: Path) -> bool:
+    return os.path.lexists(path) and not path.is_dir()
 
 
 def missing_inputs(config: dict, produced: set[str]) -> list[str]:
