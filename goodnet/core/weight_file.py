@@ -70,7 +70,7 @@ def _weights_h5(path: Path) -> Iterator[tuple[h5py.File, int]]:
             )
         info = z.getinfo(WEIGHTS_MEMBER)
         # Keras stores members uncompressed: read in place. Others are unpacked in memory,
-        # which _check_members has bounded by the model budget.
+        # which check_members has bounded by the model budget.
         stored = info.compress_type == zipfile.ZIP_STORED
         member = z.open(info) if stored else io.BytesIO(z.read(info))
         with member, h5py.File(member, "r") as f:
