@@ -4,10 +4,12 @@ A data set is an h5 file with ``data`` (N,3,H,W as in the challenge files, or N,
 pixels 0..255 in any numeric dtype, and ``label`` (N); a poisoned file may also carry
 ``true_label`` (N), each image's class before the trigger was stamped on (the demo writes
 it), for robust accuracy and the ASR over images whose true class is not the target.
-Files are untrusted: every check fails with a GoodnetError naming the file. The validation
-reads every pixel; a set of up to KEEP_BYTES keeps them (uint8 when whole numbers), so a
-job reads its file once; larger sets are read again in batches, never as several full
-copies in memory.
+Files are untrusted: every check fails with a GoodnetError naming the file. What a file
+declares is checked against what it stores before a byte is read (``h5_storage``: no
+virtual or linked datasets, no unwritten chunks), and labels are compared as stored, before
+their cast to int64. The validation reads every pixel; a set of up to KEEP_BYTES keeps
+them (uint8 when whole numbers), so a job reads its file once; larger sets are read again
+in batches, never as several full copies in memory.
 """
 
 from __future__ import annotations
