@@ -2,7 +2,10 @@
 
   goodnet eval CLEAN.h5 POISONED.h5 MODEL     clean accuracy and attack success rate
   goodnet predict MODEL IMAGE...              one class in [0, N] per png/jpeg image
+  goodnet detect MODEL VALID.h5 TEST.h5 --out DIR
+                                              find a backdoor without poisoned data
   goodnet results [FOLDER]                    a finished run's table, verdicts and files
+  goodnet check CONFIG                        a workflow config, checked without Snakemake
 
 MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
 weights .h5 with --architecture. Errors are one line on stderr and exit status 1; stderr
@@ -48,6 +51,7 @@ EPILOG = """commands:
   goodnet detect MODEL VALID.h5 TEST.h5 --out DIR
                                               find a backdoor without poisoned data
   goodnet results [FOLDER]                    a finished run's table, verdicts and files
+  goodnet check CONFIG                        a workflow config, checked without Snakemake
 
 MODEL is a GoodNet folder (results/G1), a .keras or legacy full-model .h5 file, or a
 weights .h5 with --architecture. An error is one line on stderr and exit status 1."""
@@ -102,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     # The results block `make run` ends with (goodnet.results): files only, no TensorFlow.
     rs = sub.add_parser("results", help="a finished run's table, verdicts and where its files are")
     rs.add_argument("folder", nargs="?", default="results", help="the run's results folder")
+    _add_check(sub)
     return p
 
 
@@ -122,13 +127,15 @@ def _resolve(model_arg: str, scale: float | None, architecture: str | None):
 
 
 def _check_model_file(path: Path, architecture: str | None) -> None:
-    """The model file's cheap checks (exists, readable, the kind its name says), no Keras."""
-    from goodnet.core import model_file
+    """The model file's cheap checks (exists, readable, the kind its name says, weights
+    stored whole within the model budget), no Keras."""
+    from goodnet.core import model_file, weight_file
 
     if architecture:
         model_file.check_weights_file(path)
     else:
         model_file.read_config(path)
+    weight_file.stored_weights(path, weights_only=bool(architecture))
 
 
 def cmd_eval(args) -> None:
@@ -160,36 +167,15 @@ def cmd_eval(args) -> None:
         print(f"Clean inputs wrongly flagged: {m['clean_flagged']:.2f}")
 
 
-def read_image(path: Path):
-    """An RGB png/jpeg as an (H, W, 3) float32 array; refuses other files."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            if img.format not in ("PNG", "JPEG"):
-                raise GoodnetError(path, f"is a {img.format} image; want png or jpeg")
-            return np.asarray(img.convert("RGB"), dtype=np.float32)
-    except FileNotFoundError:
-        raise GoodnetError(path, "file not found") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise GoodnetError(path, f"is not a readable png/jpeg image ({type(e).__name__})") from None
-
-
-def check_size(path: Path, rgb, shape: tuple[int, int, int]) -> None:
-    """Fail unless the image ``rgb`` read from ``path`` has the model's input ``shape``."""
-    if rgb.shape != tuple(shape):
-        h, w = rgb.shape[:2]
-        raise GoodnetError(path, f"is {w}x{h} pixels (WxH); the model takes {shape[1]}x{shape[0]}")
-
-
 def cmd_predict(args) -> None:
     import numpy as np
+
+    from goodnet.core import image_file
 
     path, architecture, scale, _ = _resolve(args.model, args.input_scale, args.architecture)
     _check_model_file(path, architecture)
     paths = [Path(p) for p in args.images]
-    pixels = [read_image(p) for p in paths]  # every image checked before any answer
+    pixels = [image_file.read(p) for p in paths]  # every image checked before any answer
 
     from goodnet.core import inference, model_io, runtime  # TensorFlow loads here
 
@@ -197,7 +183,7 @@ def cmd_predict(args) -> None:
     model = model_io.load(path, architecture)
     shape = tuple(model.input_shape[1:])
     for p, rgb in zip(paths, pixels):
-        check_size(p, rgb, shape)
+        image_file.check_size(p, rgb, shape)
     images = np.stack(pixels)
     first = images[: inference.FIRST_BATCH] / np.float32(scale)
     inference.check_finite(model, first, path, f"the first {len(first)} images given")
@@ -236,21 +222,31 @@ def cmd_detect(args) -> None:
         architecture=architecture,
         log=lambda *parts: None,
     )
-    rows = {r["label"]: r for r in found["labels"]}
-    for label in found["flagged"]:
-        r = rows[label]
-        print(
-            f"label {label}: flagged (anomaly index {r['anomaly_index']:.2f}, mask L1 "
-            f"{r['mask_l1']:.1f}), estimated ASR {r['estimated_asr']:.2f} %"
-        )
-    if not found["flagged"]:
-        print(f"no backdoor found among {found['labels_total']} labels ({found['seconds']:.0f} s)")
+    print("\n".join(detect.lines(found)))
 
 
 def cmd_results(args) -> None:
     from goodnet.results import results_text
 
     print(results_text(args.folder), end="")
+
+
+# -- goodnet check CONFIG ----------------------------------------------------------------
+
+
+def _add_check(sub) -> None:
+    ch = sub.add_parser(
+        "check",
+        help="check a workflow config file as data, without Snakemake (which would run "
+        "the Python a YTE config holds)",
+    )
+    ch.add_argument("config", help="a config file (YAML or JSON), e.g. one from elsewhere")
+
+
+def cmd_check(args) -> None:
+    from goodnet import config
+
+    print(config.check_file(Path(args.config)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             "predict": cmd_predict,
             "detect": cmd_detect,
             "results": cmd_results,
+            "check": cmd_check,
         }
         commands[args.command](args)
     except GoodnetError as e:

@@ -3,13 +3,14 @@ schema cannot say. Every problem is one GoodnetError line naming the config key.
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import jsonschema
 import yaml
 
-from goodnet.core import replicates
+from goodnet.core import config_file, config_values, replicates
 from goodnet.core.errors import GoodnetError
 
 SCHEMA = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
@@ -17,6 +18,8 @@ SCHEMA = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
 # study"): the models from its repository, the data from the folder its README links.
 CSAW_REPOSITORY = "https://github.com/csaw-hackml/CSAW-HackML-2020"
 CSAW_DATA_FOLDER = "https://drive.google.com/drive/folders/13o2ybRJ1BkGUvfmQEeZqDo1kskyFywab"
+# The folders of a run's results that its rules write into (results/<run>/<folder>/...).
+SUBFOLDERS = ("pruned", "fine_pruned", "metrics")
 CSAW_NETS = ("sunglasses", "anonymous_1", "anonymous_2", "multi_trigger_multi_target")
 CSAW_MODELS = {f"{net}_bd_{kind}.h5" for net in CSAW_NETS for kind in ("net", "weights")}
 CSAW_DATA = {
@@ -47,8 +50,9 @@ def _validator(schema: dict):
 def check(config: dict, schema_path: str | Path, configfiles=()) -> dict:
     """Validate ``config`` in place (defaults added) and return it. ``configfiles``: the
     YAML files it was read from, checked for keys given twice (YAML keeps the last)."""
+    config_values.check_values(config)  # before jsonschema quotes (and walks) any value
     for path in configfiles:
-        _check_no_duplicate_keys(path)
+        config_file.check_no_duplicate_keys(path)
     schema = yaml.safe_load(Path(schema_path).read_text())
     errors = sorted(_validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
@@ -107,6 +111,21 @@ def _check_triggers(name: str, entry: dict) -> None:
             )
 
 
+def check_file(path: Path) -> str:
+    """``goodnet check``: the config file at ``path`` read as data (no Snakemake, no YTE,
+    no YAML tags) and checked; one GoodnetError line naming the file and key, or the
+    one line that says it is valid."""
+    config = config_file.read(path)
+    try:
+        check(config, SCHEMA, [path])
+    except GoodnetError as e:
+        raise GoodnetError(path, e.problem) if e.path == "config" else e from None
+    return (
+        f"{path}: a valid goodnet config (BadNets: {len(config['badnets'])}, replicates: "
+        f"{config['replicates']}), with no YTE code and no YAML tags"
+    )
+
+
 def _check_detection(config: dict) -> None:
     """Verdict thresholds in order; withheld data only where the trigger is unknown to the
     defense; unlearning only where the BadNet's detection runs."""
@@ -139,37 +158,6 @@ def detected(config: dict, badnet: str) -> bool:
     return run_on == "all" or (run_on == "unknown_trigger" and unknown)
 
 
-class _DuplicateKey(Exception):
-    pass
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses a mapping with a key given twice."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise _DuplicateKey(key, key_node.start_mark.line + 1)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def _check_no_duplicate_keys(path) -> None:
-    try:
-        yaml.load(Path(path).read_text(), Loader=_StrictLoader)
-    except _DuplicateKey as e:
-        key, line = e.args
-        raise GoodnetError(
-            path,
-            f"line {line}: '{key}' is given twice in one mapping (two triggers, "
-            "BadNets or keys of the same name); YAML would keep only the last",
-        ) from None
-    except (OSError, yaml.YAMLError):
-        pass  # Snakemake has read it already, and says what is wrong with it
-
-
 def _message(e: jsonschema.ValidationError) -> str:
     """The schema's own ``x-errors`` message for the failed check, else jsonschema's."""
     custom = e.schema.get("x-errors", {}).get(e.validator) if isinstance(e.schema, dict) else None
@@ -179,11 +167,17 @@ def _message(e: jsonschema.ValidationError) -> str:
             if e.validator == "required"
             else []
         )
-        return custom.format(value=e.instance, missing=missing)
+        return custom.format(value=config_values.short(e.instance), missing=missing)
     if e.validator == "additionalProperties":
         extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
-        return f"unknown key(s) {extra}; allowed: {sorted(e.schema.get('properties', {}))}"
-    return " ".join(e.message.split())
+        return (
+            f"unknown key(s) {config_values.short(extra)}; "
+            f"allowed: {sorted(e.schema.get('properties', {}))}"
+        )
+    # jsonschema quotes the whole value: a short prefix of it is enough to find it.
+    whole = repr(e.instance)
+    message = e.message.replace(whole, config_values.short(e.instance))
+    return " ".join(message.split())
 
 
 def defaults(section: str) -> dict:
@@ -254,6 +248,29 @@ def where_from(path: str) -> str:
         if Path(path).as_posix().endswith(data):
             return f"download '{data}' from the challenge's data folder {CSAW_DATA_FOLDER}"
     return "not found"
+
+
+def output_folders(config: dict) -> list[str]:
+    """Every folder the workflow writes into, parents first."""
+    tops = ("results", "logs", "benchmarks")
+    folders = {f"{top}/{run}" for top in tops for run in replicates.runs(config)}
+    folders |= {f"results/{run}/{sub}" for run in replicates.runs(config) for sub in SUBFOLDERS}
+    folders |= {f"{top}/{g}" for top in tops for g in goodnet_names(config).values()}
+    if config.get("demo"):
+        folders |= {"data/demo", "models/demo"}
+        folders |= {f"models/demo/{door}" for door in config["demo"]["backdoors"]}
+    folders |= {str(parent) for f in folders for parent in PurePosixPath(f).parents}
+    return sorted(folders - {"."}, key=lambda f: (f.count("/"), f))
+
+
+def file_in_the_way(config: dict) -> str | None:
+    """The first of ``output_folders`` that exists as something else than a folder (a
+    file, a dangling link): the jobs could not write there."""
+    return next((f for f in output_folders(config) if _blocked(Path(f))), None)
+
+
+def _blocked(path: Path) -> bool:
+    return os.path.lexists(path) and not path.is_dir()
 
 
 def missing_inputs(config: dict, produced: set[str]) -> list[str]:

@@ -51,7 +51,7 @@ def _type(sub: dict) -> str:
     if kind == "array":
         kind = f"list of {_type(sub.get('items', {}))}"
     bounds = [
-        f"{sign} {sub[word]:g}"
+        f"{sign} {sub[word] if isinstance(sub[word], int) else format(sub[word], 'g')}"
         for word, sign in (
             ("minimum", ">="),
             ("exclusiveMinimum", ">"),

@@ -168,3 +168,17 @@ def _smallest(rows: list[dict]) -> int:
     """The fully optimised label with the smallest mask (shown when nothing is flagged)."""
     full = [r for r in rows if r["stage"] == FULL and r["mask_l1"] is not None]
     return min(full or rows, key=lambda r: (r["mask_l1"] is None, r["mask_l1"] or 0))["label"]
+
+
+def lines(found: dict) -> list[str]:
+    """What ``goodnet detect`` prints: one line per flagged label, or one saying that none
+    was found."""
+    rows = {r["label"]: r for r in found["labels"]}
+    out = [
+        f"label {t}: flagged (anomaly index {rows[t]['anomaly_index']:.2f}, mask L1 "
+        f"{rows[t]['mask_l1']:.1f}), estimated ASR {rows[t]['estimated_asr']:.2f} %"
+        for t in found["flagged"]
+    ]
+    return out or [
+        f"no backdoor found among {found['labels_total']} labels ({found['seconds']:.0f} s)"
+    ]

@@ -92,6 +92,13 @@ if _missing:
         + "\n".join(_missing)
     )
 
+_in_the_way = gcfg.file_in_the_way(config)
+if _in_the_way:
+    raise WorkflowError(
+        f"goodnet: error: {_in_the_way}: is a file where the workflow writes a folder of "
+        "that name; move it away (nothing was run)"
+    )
+
 
 # -- a run's BadNet and its settings ----------------------------------------------------
 

@@ -156,10 +156,45 @@ def test_stderr_carries_goodnet_lines_only(inputs, args, code, out_lines, err_li
 
 def test_help_is_plain_text():
     """--help reads as plain text: no reST markup from the module's docstring."""
-    for args in (["--help"], ["eval", "--help"], ["predict", "--help"]):
+    for args in (["--help"], ["eval", "--help"], ["predict", "--help"], ["check", "--help"]):
         out = goodnet_cli(*args)
         assert out.returncode == 0 and out.stderr == ""
         assert out.stdout.startswith("usage: goodnet")
         for markup in ("``", ":func:", ":class:", "**"):
             assert markup not in out.stdout, (args, markup)
         assert not re.search(r"^\s*\.\. ", out.stdout, re.M), args  # no reST directive
+
+
+def test_check_reads_a_config_without_snakemake_or_tensorflow(tmp_path):
+    """goodnet check CONFIG: one line on stdout for a valid config, one on stderr naming
+    the file and the key otherwise; neither Snakemake nor TensorFlow is imported."""
+    good = ri.write_config(tmp_path / "good.yaml", {"B1": ri.badnet_entry()})
+    probe_code = PROBE.replace(
+        "'tensorflow' in sys.modules", "{'tensorflow', 'snakemake'} & set(sys.modules)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ri.ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-c", probe_code, "check", str(good)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.splitlines() == [
+        f"{good}: a valid goodnet config (BadNets: 1, replicates: 1), with no YTE code and no "
+        "YAML tags",
+        "no tensorflow",
+    ]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("thresholds:\n  - 2", "thresholds:\n  - 150"))
+    proc = subprocess.run(
+        [sys.executable, "-c", probe_code, "check", str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 1 and proc.stdout == "no tensorflow\n"
+    assert proc.stderr == (
+        f"goodnet: error: {bad}: prune.thresholds.0: 150 is greater than or equal to the "
+        "maximum of 100\n"
+    )

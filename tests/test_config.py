@@ -183,3 +183,77 @@ def test_every_schema_key_is_described():
     for title, node in config_doc._mappings(schema, ""):
         for key, sub in node["properties"].items():
             assert sub.get("description"), f"{title}: {key} has no description"
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "mutate, problem",
+    [
+        (
+            lambda c: c["badnets"]["B1"].update(input_scale=float("nan")),
+            "badnets.B1.input_scale: nan",
+        ),
+        (lambda c: c["prune"].update(thresholds=[2, float("inf")]), "prune.thresholds.1: inf"),
+        (lambda c: c["fine_tune"].update(learning_rate=float("-inf")), "learning_rate: -inf"),
+        (lambda c: c["demo"].update({1: "x"}), "demo: the key 1 is not a text"),
+        (lambda c: c.update(study="s" * 5000), "study: a text of 5000 characters ('sss"),
+        (
+            lambda c: c.update(seed=_nested(40)),
+            "seed: nested more than 32 levels deep",
+        ),
+        (lambda c: c.update(replicates=101), "replicates: 101 is greater than the maximum of 100"),
+        (
+            lambda c: c["evaluate"].update(batch_size=10**6),
+            "evaluate.batch_size: 1000000 is greater",
+        ),
+        (lambda c: c["fine_tune"].update(epochs=10**9), "fine_tune.epochs: 1000000000 is greater"),
+        (lambda c: c.update(seed=-1), "seed: -1 is less than the minimum of 0"),
+    ],
+    ids=[
+        "nan",
+        "inf",
+        "minus_inf",
+        "key_not_text",
+        "long_text",
+        "deep",
+        "replicates",
+        "batch",
+        "epochs",
+        "negative_seed",
+    ],
+)
+def test_values_no_study_needs_are_refused_with_the_key(mutate, problem):
+    cfg = copy.deepcopy(demo())
+    cfg.setdefault("evaluate", {})
+    mutate(cfg)
+    with pytest.raises(GoodnetError) as err:
+        gcfg.check(cfg, SCHEMA)
+    assert problem in str(err.value) and len(str(err.value)) < 250, str(err.value)
+
+
+def test_an_alias_bomb_is_refused_without_expanding_it():
+    bomb = [1] * 9
+    for _ in range(8):  # what YAML aliases build: one list, referred to 9 times per level
+        bomb = [bomb] * 9
+    with pytest.raises(GoodnetError, match="alias bomb"):
+        gcfg.check(dict(demo(), study=bomb), SCHEMA)
+
+
+def test_a_file_where_a_results_folder_goes_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = gcfg.check(dict(demo(), replicates=2), SCHEMA)
+    folders = gcfg.output_folders(cfg)
+    assert {"results", "results/B1", "results/B1/rep2", "results/B1/rep2/metrics"} <= set(folders)
+    assert {"results/G1", "logs/B1/rep2", "benchmarks/G1", "models/demo/B1"} <= set(folders)
+    assert gcfg.file_in_the_way(cfg) is None
+    Path("results/B1").mkdir(parents=True)
+    Path("results/B1/rep2").write_text("x")
+    assert gcfg.file_in_the_way(cfg) == "results/B1/rep2"
+    Path("logs").symlink_to("nowhere")  # a dangling link is in the way too
+    assert gcfg.file_in_the_way(cfg) == "logs"

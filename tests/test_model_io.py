@@ -154,3 +154,43 @@ def test_trained_models_are_saved_without_optimizer_state(tmp_path, small_deepid
     with zipfile.ZipFile(tuned) as z, h5py.File(z.open("model.weights.h5")) as f:
         assert "optimizer" not in f
     np.testing.assert_array_equal(model_io.load(tuned)(x).numpy(), trained(x).numpy())
+
+
+def test_a_model_saved_with_its_optimizer_state_still_loads(tmp_path):
+    """An attacker's BadNet saved the ordinary way (trained, with Adam's slots beside the
+    weights, a Dropout's seed state, a nested model): the optimizer's weights, which Keras
+    does not read with compile=False, count for the budget but need no place in the
+    architecture."""
+    inp = keras.Input((8,))
+    h = keras.layers.Dropout(0.5, seed=3)(keras.layers.BatchNormalization()(inp))
+    out = keras.Sequential([keras.layers.Dense(3, activation="softmax")], name="inner")(h)
+    model = keras.Model(inp, out)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(np.zeros((8, 8)), np.zeros(8), verbose=0)
+    for name in ("trained.keras", "trained.h5"):
+        model.save(tmp_path / name)
+        again = model_io.load(tmp_path / name)
+        np.testing.assert_array_equal(again(np.ones((2, 8))), model(np.ones((2, 8))))
+
+
+def test_the_architecture_is_sized_without_allocating_it(tmp_path):
+    """A config that declares a 600 GiB layer is measured in a StatelessScope: nothing is
+    allocated, and no deferred variable is left for Keras to allocate later."""
+    import resource
+
+    from keras.src.backend.common import global_state
+
+    from goodnet.core import model_weights
+    from goodnet.core.architectures import deepid
+
+    before = list(global_state.get_global_attribute("uninitialized_variables") or [])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    needed = model_weights.needed_shapes(lambda: deepid(num_classes=10**9), tmp_path / "m")
+    assert ((160, 10**9), 4) in needed
+    with pytest.raises(GoodnetError, match="needs 600 GiB of weights, more than the model"):
+        model_weights.check_fit({}, needed, tmp_path / "m", "its architecture")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 200 * 1024  # KiB
+    assert (global_state.get_global_attribute("uninitialized_variables") or []) == before
+    with keras.StatelessScope():  # closing one allocates whatever was left deferred
+        pass
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 200 * 1024

@@ -4,10 +4,12 @@ A data set is an h5 file with ``data`` (N,3,H,W as in the challenge files, or N,
 pixels 0..255 in any numeric dtype, and ``label`` (N); a poisoned file may also carry
 ``true_label`` (N), each image's class before the trigger was stamped on (the demo writes
 it), for robust accuracy and the ASR over images whose true class is not the target.
-Files are untrusted: every check fails with a GoodnetError naming the file. The validation
-reads every pixel; a set of up to KEEP_BYTES keeps them (uint8 when whole numbers), so a
-job reads its file once; larger sets are read again in batches, never as several full
-copies in memory.
+Files are untrusted: every check fails with a GoodnetError naming the file. What a file
+declares is checked against what it stores before a byte is read (``h5_storage``: no
+virtual or linked datasets, no unwritten chunks), and labels are compared as stored, before
+their cast to int64. The validation reads every pixel; a set of up to KEEP_BYTES keeps
+them (uint8 when whole numbers), so a job reads its file once; larger sets are read again
+in batches, never as several full copies in memory.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Iterator
 import h5py
 import numpy as np
 
+from goodnet.core import h5_storage, memory
 from goodnet.core.atomic import atomic_path
 from goodnet.core.errors import GoodnetError
 
@@ -28,6 +31,9 @@ READ_ROWS = 1024
 # read) stays in memory after its validation: every CSAW file does (12 830 images, at most
 # 0.4 GB); larger ones are streamed from the file in batches.
 KEEP_BYTES = 1 << 30
+# The largest class number a label may hold: no classifier has 2**31 outputs, and every
+# label below it is exact in int64, the dtype labels are compared in.
+MAX_CLASS = 2**31 - 1
 
 
 class H5Dataset:
@@ -43,20 +49,15 @@ class H5Dataset:
             raise
         except FileNotFoundError:
             raise GoodnetError(self.path, "file not found") from None
+        except MemoryError:
+            raise GoodnetError(self.path, "does not fit in the memory available") from None
         except (OSError, KeyError, ValueError, TypeError) as e:
             raise GoodnetError(self.path, f"not a readable h5 data set ({_short(e)})") from None
 
     # -- validation -------------------------------------------------------------------
 
     def _inspect(self, f: h5py.File) -> None:
-        for key in ("data", "label"):
-            if key not in f:
-                raise GoodnetError(
-                    self.path, f"missing dataset '{key}' (found: {sorted(f.keys())})"
-                )
-            if not isinstance(f[key], h5py.Dataset):
-                raise GoodnetError(self.path, f"'{key}' is a group, not a dataset")
-        data = f["data"]
+        data, label = self._dataset(f, "data"), self._dataset(f, "label")
         if data.ndim != 4:
             raise GoodnetError(
                 self.path, f"'data' has rank {data.ndim} {data.shape}; want N,3,H,W or N,H,W,3"
@@ -71,39 +72,61 @@ class H5Dataset:
             )
         if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
             raise GoodnetError(self.path, f"'data' has non-numeric dtype {data.dtype}")
-        self.labels = self._classes(f, "label", data.shape[0])
-        self.true_labels = (
-            self._classes(f, "true_label", data.shape[0]) if "true_label" in f else None
+        true_label = h5_storage.linked_dataset(f, "true_label", self.path)
+        # What every dataset declares is stored here, before a byte of it is read.
+        stored = sum(
+            h5_storage.check_stored(d, self.path, d.name.lstrip("/"))
+            for d in (data, label, true_label)
+            if d is not None
         )
+        h5_storage.check_fits_in(stored, self.path.stat().st_size, self.path)
+        self.labels = self._classes(label, data.shape[0])
+        self.true_labels = None if true_label is None else self._classes(true_label, data.shape[0])
         self.n = int(data.shape[0])
         shape = data.shape[2:] + data.shape[1:2] if self.channels_first else data.shape[1:]
         self.image_shape = tuple(int(s) for s in shape)
         self.dtype = data.dtype
         self._check_pixels(data)
 
-    def _classes(self, f: h5py.File, key: str, n: int) -> np.ndarray:
-        """Dataset ``key`` as N whole, non-negative class numbers."""
-        if not isinstance(f[key], h5py.Dataset):
-            raise GoodnetError(self.path, f"'{key}' is a group, not a dataset")
-        labels = np.asarray(f[key][()])
-        if labels.ndim == 2 and labels.shape[1] == 1:
-            labels = labels[:, 0]
-        if labels.ndim != 1:
-            raise GoodnetError(self.path, f"'{key}' has shape {labels.shape}; want (N,)")
-        if len(labels) != n:
+    def _dataset(self, f: h5py.File, key: str) -> h5py.Dataset:
+        found = h5_storage.linked_dataset(f, key, self.path)
+        if found is None:
+            raise GoodnetError(self.path, f"missing dataset '{key}' (found: {sorted(f.keys())})")
+        return found
+
+    def _classes(self, dataset: h5py.Dataset, n: int) -> np.ndarray:
+        """``dataset`` as N whole, non-negative class numbers (int64), its length and
+        size checked before it is read, its values as stored before they are cast."""
+        key = dataset.name.lstrip("/")
+        shape = dataset.shape
+        if len(shape) == 2 and shape[1] == 1:
+            shape = shape[:1]
+        if len(shape) != 1:
+            raise GoodnetError(self.path, f"'{key}' has shape {dataset.shape}; want (N,)")
+        if shape[0] != n:
             raise GoodnetError(
-                self.path, f"'data' has {n} images but '{key}' has {len(labels)} labels"
+                self.path, f"'data' has {n} images but '{key}' has {shape[0]} labels"
             )
         if n == 0:
             raise GoodnetError(self.path, "the data set is empty")
         if not (
-            np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)
+            np.issubdtype(dataset.dtype, np.integer) or np.issubdtype(dataset.dtype, np.floating)
         ):
-            raise GoodnetError(self.path, f"'{key}' has non-numeric dtype {labels.dtype}")
+            raise GoodnetError(self.path, f"'{key}' has non-numeric dtype {dataset.dtype}")
+        memory.check_array(n * (dataset.dtype.itemsize + 8), self.path, f"its {n} labels")
+        labels = np.asarray(dataset[()]).reshape(n)
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
             raise GoodnetError(self.path, f"'{key}' holds non-integer values")
         if labels.min() < 0:
             raise GoodnetError(self.path, f"'{key}' holds a negative class ({int(labels.min())})")
+        # Compared as stored: a uint64 of 2**64-1 or a float of 1e19 would wrap (or be
+        # undefined) when cast to int64, and look like a class of the model.
+        if labels.max() > MAX_CLASS:
+            raise GoodnetError(
+                self.path,
+                f"'{key}' holds the class {int(labels.max())}, beyond any model's classes "
+                f"(at most {MAX_CLASS})",
+            )
         return labels.astype(np.int64)
 
     def _check_pixels(self, data: h5py.Dataset) -> None:

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from pathlib import Path
 from typing import Iterator
 
+from goodnet.core import budgets
 from goodnet.core.errors import GoodnetError
 
 GiB = 1024**3
@@ -41,7 +41,6 @@ _NO_LIMIT = 2**60
 # Set this to cap what goodnet assumes it may use (bytes, or with K, M, G, T), e.g. on a
 # shared machine whose other users are not fenced off by cgroup limits.
 LIMIT_VARIABLE = "GOODNET_MEMORY_LIMIT"
-_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
 def available_bytes() -> int | None:
@@ -137,17 +136,7 @@ def check_pixels(data) -> None:
 
 
 def _configured_limit() -> int | None:
-    text = os.environ.get(LIMIT_VARIABLE, "").strip().upper().removesuffix("B").removesuffix("I")
-    if not text:
-        return None
-    unit = text[-1] if text[-1] in _UNITS else ""
-    try:
-        value = float(text[: len(text) - len(unit)])
-    except ValueError:
-        raise GoodnetError(
-            LIMIT_VARIABLE, f"is {os.environ[LIMIT_VARIABLE]!r}; want bytes, e.g. 8G or 512M"
-        ) from None
-    return int(value * _UNITS[unit])
+    return budgets.bytes_from_env(LIMIT_VARIABLE)
 
 
 def _meminfo_available() -> int | None:

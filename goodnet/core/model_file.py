@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import json
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import h5py
 
+from goodnet.core import budgets
 from goodnet.core.errors import GoodnetError
 
 ZIP_SUFFIXES = (".keras",)  # Keras: str(path).endswith(".keras") and a zip
 HDF5_SUFFIXES = (".h5", ".hdf5")  # Keras: the legacy HDF5 loader
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
+CONFIG_MEMBER = "config.json"  # what Keras reads from a .keras archive
 
 
 def read_config(path: str | Path) -> dict:
@@ -82,22 +84,48 @@ def check_weights_file(path: str | Path) -> None:
 def _zip_config(path: Path) -> dict:
     try:
         with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-            if len(names) != len(set(names)):
-                # Two members of one name: readers may disagree on which one counts.
-                raise GoodnetError(path, "holds two zip members of the same name; refused")
-            return json.loads(z.read("config.json"))
+            check_members(z, path)
+            info = z.getinfo(CONFIG_MEMBER)
+            if info.file_size > budgets.CONFIG_JSON_BYTES:
+                raise GoodnetError(
+                    path, f"its {CONFIG_MEMBER} {_over_config_budget(info.file_size)}"
+                )
+            return _parse_config(z.read(info), path)
     except KeyError:
         raise GoodnetError(path, "is a zip but not a .keras model (no config.json)") from None
-    except (zipfile.BadZipFile, ValueError, OSError) as e:
-        raise GoodnetError(path, f"is a damaged .keras file ({_short(e)})") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise GoodnetError(path, f"is a damaged .keras file ({short(e)})") from None
+
+
+def check_members(z: zipfile.ZipFile, path: Path) -> None:
+    """Members Keras would unpack: no two of one name (readers may disagree on which
+    counts), none outside the archive's folder, and at most the model budget in all (Keras
+    unpacks every member to the temp folder when there are more than three)."""
+    infos = z.infolist()
+    names = [i.filename for i in infos]
+    if len(names) > budgets.ZIP_MEMBERS:
+        raise GoodnetError(path, f"holds {len(names)} zip members (a model has 3); refused")
+    if len(names) != len(set(names)):
+        raise GoodnetError(path, "holds two zip members of the same name; refused")
+    for name in names:
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if name.startswith(("/", "\\")) or ".." in parts or ":" in name:
+            raise GoodnetError(
+                path, f"holds the member {name[:80]!r}, a path outside the archive; refused"
+            )
+    total, budget = sum(i.file_size for i in infos), budgets.model_bytes()
+    if total > budget:
+        raise GoodnetError(
+            path,
+            f"unpacks to {budgets.size(total)}, more than the model budget of "
+            f"{budgets.size(budget)} ({budgets.MODEL_BYTES_VARIABLE}); refused",
+        )
 
 
 def _hdf5_config(path: Path, head: bytes) -> dict:
     try:
         with h5py.File(path, "r") as f:
-            raw = f.attrs.get("model_config")
-            if raw is None:
+            if "model_config" not in f.attrs:
                 if "layer_names" in f.attrs:
                     raise GoodnetError(
                         path,
@@ -105,18 +133,63 @@ def _hdf5_config(path: Path, head: bytes) -> dict:
                         "the config, or add '--architecture deepid' to the goodnet command",
                     )
                 raise GoodnetError(path, "is an h5 file but holds no Keras model")
+            stored = f.attrs.get_id("model_config").get_storage_size()
+            if stored > budgets.CONFIG_JSON_BYTES:
+                raise GoodnetError(path, f"its model_config {_over_config_budget(stored)}")
+            raw = f.attrs["model_config"]
     except GoodnetError:
         raise
-    except OSError as e:
+    except (OSError, KeyError, TypeError, ValueError) as e:
         if head == HDF5_SIGNATURE:
-            raise GoodnetError(path, f"is a damaged or truncated h5 file ({_short(e)})") from None
+            raise GoodnetError(path, f"is a damaged or truncated h5 file ({short(e)})") from None
+        raise GoodnetError(path, f"is neither a .keras nor an h5 model file ({short(e)})") from None
+    if not isinstance(raw, (str, bytes)):  # Keras writes a string; an array is no config
         raise GoodnetError(
-            path, f"is neither a .keras nor an h5 model file ({_short(e)})"
-        ) from None
+            path, f"has a model_config that is a {type(raw).__name__}, not JSON text; refused"
+        )
+    return _parse_config(raw, path)
+
+
+def _parse_config(raw: str | bytes, path: Path) -> dict:
+    """The architecture config in ``raw`` (JSON): a mapping nested at most CONFIG_DEPTH."""
     try:
-        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    except ValueError as e:
-        raise GoodnetError(path, f"has an unreadable model_config ({_short(e)})") from None
+        config = json.loads(raw)
+    except RecursionError:
+        config = None  # deeper than Python's parser goes: refused below
+    except ValueError as e:  # UnicodeDecodeError included
+        raise GoodnetError(path, f"has an unreadable model config ({short(e)})") from None
+    if config is None or _depth(config) > budgets.CONFIG_DEPTH:
+        raise GoodnetError(
+            path,
+            f"has a model config nested more than {budgets.CONFIG_DEPTH} levels deep "
+            "(a real model: about 10); refused",
+        )
+    if not isinstance(config, dict):
+        raise GoodnetError(
+            path, f"has a model config that is a {type(config).__name__}, not a mapping"
+        )
+    return config
+
+
+def _depth(value) -> int:
+    """How deep mappings and lists nest in ``value`` (a walk without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > budgets.CONFIG_DEPTH:
+            break
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, (dict, list)):
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _over_config_budget(n: int) -> str:
+    return (
+        f"takes {budgets.size(n)}, more than the {budgets.size(budgets.CONFIG_JSON_BYTES)} "
+        "an architecture config may take (DeepID's: 12 KB); refused"
+    )
 
 
 # -- what the bytes say --------------------------------------------------------------------
@@ -132,7 +205,7 @@ def _head(path: Path) -> bytes:
         with open(path, "rb") as f:
             return f.read(8)
     except OSError as e:
-        raise GoodnetError(path, f"cannot be read ({e.strerror or _short(e)})") from None
+        raise GoodnetError(path, f"cannot be read ({e.strerror or short(e)})") from None
 
 
 def _is_zip(path: Path) -> bool:
@@ -151,5 +224,5 @@ def _is_hdf5(path: Path) -> bool:
         return False
 
 
-def _short(e: Exception) -> str:
+def short(e: Exception) -> str:
     return " ".join(str(e).split())[:200] or type(e).__name__

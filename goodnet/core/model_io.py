@@ -20,14 +20,15 @@ import sys
 import types
 from pathlib import Path
 
-import h5py
 import keras
 
-from goodnet.core import decision  # noqa: F401 (registers the legacy GoodNet layer for loading)
-from goodnet.core.architectures import ARCHITECTURES
+from goodnet.core import (
+    decision,  # noqa: F401 (registers the legacy GoodNet layer for loading)
+    model_weights,
+)
 from goodnet.core.atomic import atomic_path
 from goodnet.core.errors import GoodnetError
-from goodnet.core.model_file import check_weights_file, read_config
+from goodnet.core.model_file import read_config
 
 # Layer classes that deserialize Python code or run arbitrary TF ops: Lambda and its TF
 # variants, TFSMLayer (loads and runs a SavedModel from a path in the config), and the
@@ -84,15 +85,19 @@ def load(path: str | Path, architecture: str | None = None) -> keras.Model:
     weights-only .h5 for that built-in architecture. Any problem is one GoodnetError line."""
     path = Path(path)
     if architecture:
-        return _load_weights_into(path, architecture)
+        return model_weights.load_weights_into(path, architecture)
     config = read_config(path)
     check_config_is_safe(config, path)
+    # What the weights declare, against what the architecture needs, before Keras reads them.
+    model_weights.check_weights_fit(config, path)
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except GoodnetError:
         raise
     except Exception as e:  # Keras raises many types for broken files
-        raise GoodnetError(path, f"Keras could not load the model ({_short(e)})") from None
+        raise GoodnetError(
+            path, f"Keras could not load the model ({model_weights.reason(e)})"
+        ) from None
     if not isinstance(model, keras.Model):
         raise GoodnetError(path, f"holds a {type(model).__name__}, not a Keras model")
     return model
@@ -235,55 +240,3 @@ def _walk(obj, is_layer: bool = False, in_compile: bool = False):
     elif isinstance(obj, list):
         for v in obj:
             yield from _walk(v, False, in_compile)
-
-
-# -- weights-only files ---------------------------------------------------------------
-
-
-def _load_weights_into(path: Path, architecture: str) -> keras.Model:
-    check_weights_file(path)
-    if architecture not in ARCHITECTURES:
-        raise GoodnetError(
-            path, f"unknown architecture '{architecture}' (known: {sorted(ARCHITECTURES)})"
-        )
-    num_classes = _classes_in_weights(path)
-    model = ARCHITECTURES[architecture](num_classes=num_classes)
-    try:
-        model.load_weights(path)
-    except Exception as e:
-        raise GoodnetError(
-            path, f"weights do not fit the '{architecture}' architecture ({_short(e)})"
-        ) from None
-    return model
-
-
-def _classes_in_weights(path: Path) -> int:
-    """Class count of a Keras 2 weights file: the bias length of its last weighted layer."""
-    try:
-        with h5py.File(path, "r") as f:
-            group = f["model_weights"] if "model_weights" in f else f
-            names = [
-                n.decode() if isinstance(n, bytes) else n
-                for n in group.attrs.get("layer_names", [])
-            ]
-            for name in reversed(names):
-                biases = _bias_shapes(group[name])
-                if biases:
-                    return int(biases[0][0])
-    except OSError as e:
-        raise GoodnetError(path, f"is not a readable h5 weights file ({_short(e)})") from None
-    except (KeyError, IndexError, TypeError) as e:
-        raise GoodnetError(path, f"has no Keras weights layout ({_short(e)})") from None
-    raise GoodnetError(path, "holds no layer weights")
-
-
-def _bias_shapes(group: h5py.Group) -> list[tuple]:
-    found: list[tuple] = []
-    group.visititems(
-        lambda k, v: found.append(v.shape) if isinstance(v, h5py.Dataset) and "bias" in k else None
-    )
-    return found
-
-
-def _short(e: Exception) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
