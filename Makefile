@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CORES ?= $(shell nproc)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup system-deps run study test test-fast test-slurm bench bench-study dag report docs format clean
+.PHONY: setup system-deps run study test test-fast test-slurm bench bench-study bench-detect dag report docs format clean
 
 setup: $(VENV)/.installed
 
@@ -73,6 +73,11 @@ bench: setup
 # The whole study at CSAW scale on stand-in data, as jobs (BENCHMARKS.md, "The whole study").
 bench-study: setup
 	$(BIN)/python bench/bench_study.py
+
+# The trigger reverse-engineering: the demo's models of a finished `make run` (40 labels) and
+# the real sunglasses BadNet at CSAW size (1283 labels) on stand-in data (BENCHMARKS.md).
+bench-detect: setup
+	$(BIN)/python bench/bench_detect.py --demo . --csaw --write
 
 # The job DAG and the rule graph of the demo default as SVG (graphviz; installed if
 # missing). docs/rulegraph.svg (the README's picture) is a copy of results/rulegraph.svg.

@@ -62,6 +62,7 @@ def detect(
     inference.check_finite_on(net, valid, input_scale, model)
     found = search(net, valid, input_scale, settings, seed, source=model, log=log)
     flagged = found["flagged"]
+    clock = time.perf_counter()
     for label in flagged:
         rate = stamps.success_rate(net, test, found["triggers"][label], input_scale)
         found["rows"][label]["estimated_asr"] = rate
@@ -75,6 +76,7 @@ def detect(
         "suspects": found["suspects"],
         "settings": dict(settings, seed=seed),
         "seconds": round(time.perf_counter() - start, 1),
+        "stage_seconds": dict(found["seconds"], estimate=round(time.perf_counter() - clock, 1)),
     }
     atomic.write_json(report, result)
     stamps.save(triggers, [found["triggers"][t] for t in flagged])
@@ -97,7 +99,7 @@ def search(net, valid, input_scale, settings: dict, seed: int, *, source, log=pr
         return optimise(net, x, y, labels, budget=budget, input_scale=input_scale,
                         seed=(seed, code), stage=stage, source=source, log=log)  # fmt: skip
 
-    screened = {}
+    screened, clock = {}, time.perf_counter()
     if num <= settings["suspects"] + settings["reference"]:
         suspects = reference = [int(t) for t in every]
     else:
@@ -105,9 +107,12 @@ def search(net, valid, input_scale, settings: dict, seed: int, *, source, log=pr
         suspects = _ranked(screened)[: settings["suspects"]]
         draw = np.random.Generator(np.random.PCG64([seed, 3]))
         reference = sorted(int(t) for t in draw.choice(num, settings["reference"], replace=False))
+    seconds = {"screen": round(time.perf_counter() - clock, 1)}
+    clock = time.perf_counter()
     full = run(
         sorted(set(suspects) | set(reference)), FULL, 2, settings["steps"], settings["images"]
     )
+    seconds["full"] = round(time.perf_counter() - clock, 1)
     norms = {int(t): (full.get(int(t)) or screened[int(t)]).norm for t in every}
     index, median, mad = anomaly_indices(norms, reference)
     flagged = [
@@ -133,6 +138,7 @@ def search(net, valid, input_scale, settings: dict, seed: int, *, source, log=pr
         "reference": {"labels": reference, "median": median, "mad": mad},
         "suspects": [int(t) for t in suspects],
         "triggers": full,
+        "seconds": seconds,
     }
 
 
