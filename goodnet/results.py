@@ -80,11 +80,17 @@ def table_text(rows: list[dict], goodnets: dict[str, dict]) -> str:
     for r in rows:
         label = model_label(r["model"], goodnets.get(r["model"]))
         accuracy, asr = number(r["clean_accuracy"]), number(r["attack_success_rate"])
+        if asr == "-" and number(r.get("estimated_asr", "")) != "-":
+            asr = "~" + number(r["estimated_asr"])  # no poisoned data: the detection's estimate
         cells[label, r["badnet"]] = f"{accuracy:>6} / {asr:>6}"
-    labels = list(dict.fromkeys(label for label, _ in cells))
+    labels = sorted(
+        dict.fromkeys(label for label, _ in cells), key=lambda x: x.startswith("GoodNet")
+    )
     text = grid_text(labels, badnets, cells)
     if any("-" in c.split() for c in cells.values()):
         text += "\n-: not measured (no poisoned test data)"
+    if any("~" in c for c in cells.values()):
+        text += "\n~: estimated without poisoned data (trigger reverse-engineering)"
     return text
 
 
@@ -93,7 +99,7 @@ def model_label(model: str, goodnet: dict | None) -> str:
     if goodnet is not None:
         x = goodnet.get("threshold")
         return f"GoodNet (X={x:g})" if isinstance(x, (int, float)) else "GoodNet"
-    named = {"badnet": "BadNet", "fine_tuned": "fine-tuning only"}
+    named = {"badnet": "BadNet", "fine_tuned": "fine-tuning only", "unlearned": "unlearning"}
     if model in named:
         return named[model]
     for prefix, name in (("fine_pruned_X", "fine-pruning"), ("pruned_X", "pruning only")):
