@@ -12,10 +12,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 setup: $(VENV)/.installed
 
+# uv installs requirements.txt's pins, the same versions, several times faster than pip
+# (BENCHMARKS.md, "Set-up"); pip installs them where uv cannot be had.
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet $$(grep '^uv==' requirements.txt) \
+	  && $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt \
+	  || $(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -20,7 +20,7 @@ rule combine:
         "benchmarks/{goodnet}/combine.tsv"
     conda:
         "../envs/tensorflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

@@ -21,7 +21,7 @@ rule evaluate:
         badnet=alternatives(UNDETECTED),
     conda:
         "../envs/tensorflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

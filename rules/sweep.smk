@@ -32,7 +32,7 @@ rule sweep:
         "benchmarks/{badnet}/sweep.tsv"
     conda:
         "../envs/tensorflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=6000,
         runtime=60,
