@@ -128,6 +128,7 @@ def search(net, valid, input_scale, settings: dict, seed: int, *, source, log=pr
             "stage": (full.get(t) or screened[t]).stage,
             "mask_l1": float(norms[t]) if np.isfinite(norms[t]) else None,
             "anomaly_index": index[t],
+            "compactness": stamps.compactness(full[t].mask) if t in full else None,
             "estimated_asr": None,
         }
         for t in norms
@@ -182,7 +183,8 @@ def lines(found: dict) -> list[str]:
     rows = {r["label"]: r for r in found["labels"]}
     out = [
         f"label {t}: flagged (anomaly index {rows[t]['anomaly_index']:.2f}, mask L1 "
-        f"{rows[t]['mask_l1']:.1f}), estimated ASR {rows[t]['estimated_asr']:.2f} %"
+        f"{rows[t]['mask_l1']:.1f}, compactness {rows[t]['compactness']:.2f}), estimated ASR "
+        f"{rows[t]['estimated_asr']:.2f} %"
         for t in found["flagged"]
     ]
     return out or [

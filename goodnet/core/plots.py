@@ -215,7 +215,8 @@ def _trigger_title(label: int, r: dict, flagged: bool) -> str:
     if flagged:
         return (
             f"label {label}: flagged (anomaly index {r['anomaly_index']:.2f}, mask L1 "
-            f"{r['mask_l1']:.1f}, estimated ASR {r['estimated_asr']:.1f} %)"
+            f"{r['mask_l1']:.1f}, compactness {r['compactness']:.2f}, estimated ASR "
+            f"{r['estimated_asr']:.1f} %)"
         )
     return (
         f"nothing flagged; the smallest mask: label {label} (anomaly index "
