@@ -1,10 +1,11 @@
 """Benchmark of the trigger reverse-engineering (`goodnet detect`), written to BENCHMARKS.md
 ("Detection"): `make bench-detect`.
 
-  demo   every demo model of a finished run (RUN/models/demo/*.keras, 40 labels): the whole
-         `goodnet detect` as a process (TensorFlow's start-up included), its wall time and
-         peak RSS, and whether it flagged the model's true target (from the run's config;
-         a clean control has none).
+  demo   every demo model of a finished run (RUN/models/demo/*.keras, 40 labels), and
+         clean controls trained here on the run's data the demo's way without poison
+         (--clean-controls, one per seed): the whole `goodnet detect` as a process
+         (TensorFlow's start-up included), its wall time and peak RSS, and whether it
+         flagged the model's true target (from the demo config; a clean control: none).
   csaw   the real sunglasses BadNet (../shared/csaw2020, 1283 labels) on stand-in clean
          data of the challenge's size (11 547 validation, 12 830 test images; the faces
          cannot be downloaded here): the whole `goodnet detect`, the screen's cost per
@@ -12,7 +13,7 @@
          optimised here as detect optimises its own, must not hold a smaller mask than the
          label detect ranks first (otherwise the screen lost the target).
 
-Usage: python bench/bench_detect.py [--demo RUN] [--csaw] [--write]
+Usage: python bench/bench_detect.py [--demo RUN [--clean-controls 2020,2021]] [--csaw] [--write]
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def block(demo: list[dict], csaw: dict | None, started: datetime.datetime, load:
         right = sum(r["right"] for r in demo)
         lines += [
             f"Demo models (40 labels): right on {right} of {len(demo)} (flagged exactly the "
-            "true target; for the clean control, nothing).",
+            "true target; for a clean control, nothing).",
             "",
             "| model | trigger | target | flagged | right | wall | screen / full s | peak RSS |",
             "|---|---|---:|---|---|---:|---:|---:|",
@@ -201,12 +202,16 @@ def block(demo: list[dict], csaw: dict | None, started: datetime.datetime, load:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--demo", type=Path, help="a folder where `make run` finished")
+    ap.add_argument(
+        "--clean-controls", default="", help="seeds of clean controls to train, e.g. 2020,2021"
+    )
     ap.add_argument("--csaw", action="store_true", help="the CSAW-size part (../shared needed)")
     ap.add_argument("--write", action="store_true", help="write the block into BENCHMARKS.md")
     args = ap.parse_args(argv)
     started, load = datetime.datetime.now().astimezone(), os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        demo = demo_part(args.demo, Path(tmp)) if args.demo else []
+        seeds = [int(s) for s in args.clean_controls.split(",") if s]
+        demo = demo_part(args.demo, Path(tmp), seeds) if args.demo else []
         csaw = csaw_part(Path(tmp)) if args.csaw and WEIGHTS.is_file() else None
     text = block(demo, csaw, started, load)
     print(text)
