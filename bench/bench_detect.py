@@ -59,17 +59,37 @@ def timed_detect(model, valid, test, out: Path, *extra) -> dict:
     return dict(found, wall=wall, peak_gib=usage.ru_maxrss / 1024**2, printed=printed)
 
 
-def demo_part(run: Path, tmp: Path) -> list[dict]:
-    """Each demo model of ``run``, against its true target."""
-    config = (
-        yaml.safe_load((run / "config.yaml").read_text())
-        if (run / "config.yaml").is_file()
-        else None
+def clean_control(run: Path, tmp: Path, seed: int, demo: dict) -> Path:
+    """A DeepID trained on the run's clean training faces the demo's way, without poison."""
+    from goodnet.core import runtime
+    from goodnet.demo.attack import CLEAN, attack
+
+    runtime.configure(threads=1, seed=seed)
+    model = tmp / f"clean_s{seed}.keras"
+    attack(
+        train=run / "data/demo/clean_training_data.h5",
+        valid=run / "data/demo/clean_validation_data.h5",
+        model=model,
+        backdoor={"trigger": CLEAN, "target": 0, "poison_fraction": 0.1},
+        training=demo["training"],
+        num_classes=demo["num_classes"],
+        input_scale=255,
+        seed=seed,
+        log=lambda *a: None,
     )
-    config = config or yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    doors = config["demo"]["backdoors"]
+    return model
+
+
+def demo_part(run: Path, tmp: Path, control_seeds: list[int]) -> list[dict]:
+    """Each demo model of ``run`` and each clean control, against its true target."""
+    demo = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["demo"]
+    doors = dict(demo["backdoors"])
+    models = sorted((run / "models" / "demo").glob("*.keras"))
+    for seed in control_seeds:
+        models.append(clean_control(run, tmp, seed, demo))
+        doors[models[-1].stem] = {"trigger": "none"}
     rows = []
-    for model in sorted((run / "models" / "demo").glob("*.keras")):
+    for model in models:
         door = doors.get(model.stem, {})
         target = None if door.get("trigger") in (None, "none") else door["target"]
         found = timed_detect(
