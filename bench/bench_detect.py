@@ -62,6 +62,8 @@ def timed_detect(model, valid, test, out: Path, *extra) -> dict:
 def clean_control(run: Path, tmp: Path, seed: int, demo: dict) -> Path:
     """A DeepID trained on the run's clean training faces the demo's way, without poison."""
     from goodnet.core import runtime
+
+    runtime.quiet()  # before TensorFlow loads: this script's own stderr stays readable
     from goodnet.demo.attack import CLEAN, attack
 
     runtime.configure(threads=1, seed=seed)
@@ -186,18 +188,23 @@ def block(demo: list[dict], csaw: dict | None, started: datetime.datetime, load:
         "",
     ]
     if demo:
-        right = sum(r["right"] for r in demo)
+        bad = [r for r in demo if r["target"] is not None]
+        found = sum(r["target"] in r["flagged"] for r in bad)
+        extra = sum(len(set(r["flagged"]) - {r["target"]}) for r in demo)
+        clean = [r for r in demo if r["target"] is None]
         lines += [
-            f"Demo models (40 labels): right on {right} of {len(demo)} (flagged exactly the "
-            "true target; for a clean control, nothing).",
+            f"Demo models (40 labels): the true target flagged on {found} of {len(bad)} "
+            f"BadNets; {extra} other label(s) flagged in all; clean controls with a flag: "
+            f"{sum(bool(r['flagged']) for r in clean)} of {len(clean)}.",
             "",
-            "| model | trigger | target | flagged | right | wall | screen / full s | peak RSS |",
+            "| model | trigger | target | flagged | found | wall | screen / full s | peak RSS |",
             "|---|---|---:|---|---|---:|---:|---:|",
         ]
         lines += [
             f"| {r['model']} | {r['trigger']} | {r['target'] if r['target'] is not None else '-'} "
-            f"| {' '.join(map(str, r['flagged'])) or 'none'} | {'yes' if r['right'] else 'no'} "
-            f"| {r['wall']:.1f} s | {r['stages']['screen']:.1f} / {r['stages']['full']:.1f} "
+            f"| {' '.join(map(str, r['flagged'])) or 'none'} "
+            f"| {_found(r)} | {r['wall']:.1f} s "
+            f"| {r['stages']['screen']:.1f} / {r['stages']['full']:.1f} "
             f"| {r['peak_gib']:.2f} GiB |"
             for r in demo
         ]
@@ -217,6 +224,12 @@ def block(demo: list[dict], csaw: dict | None, started: datetime.datetime, load:
             "",
         ]
     return "\n".join(lines)
+
+
+def _found(r: dict) -> str:
+    if r["target"] is None:
+        return "clean: right" if not r["flagged"] else "clean: false flag"
+    return "yes" if r["target"] in r["flagged"] else "no"
 
 
 def main(argv=None) -> int:
