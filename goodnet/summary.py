@@ -122,7 +122,12 @@ def summary(
         ("Every run: 95 % Wilson interval of each percentage", csv_text(rs.INTERVAL_COLUMNS, runs)),
     ]
     atomic.write_text(aggregate_html, html_page(tables, DEFINITIONS))
-    plots.summary_plot(plot, rs.error_bars(stats, runs))
+    estimates = {
+        (r["badnet"], r["model"]): r["estimated_asr"]
+        for r in rows
+        if r["replicate"] == 1 and isinstance(r.get("estimated_asr"), float)
+    }
+    plots.summary_plot(plot, rs.error_bars(stats, runs), estimates)
     log(f"summary of {len(rows)} models over {replicates} replicate(s)")
 
 

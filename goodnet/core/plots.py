@@ -118,10 +118,13 @@ def _yerr(bars: list[tuple[float, float, float]]) -> np.ndarray:
     return np.maximum(0.0, [[v - lo for v, lo, _ in bars], [hi - v for v, _, hi in bars]])
 
 
-def summary_plot(dest, bars: list[dict]) -> None:
+def summary_plot(dest, bars: list[dict], estimates: dict | None = None) -> None:
     """Grouped bars: clean accuracy and ASR per model, one panel per BadNet, with 95 %
-    error bars (``report.error_bars``: the t interval of the mean over the replicates, or
-    one run's Wilson interval)."""
+    error bars (``replicate_stats.error_bars``: the t interval of the mean over the
+    replicates, or one run's Wilson interval). Where the ASR is not measured, the
+    ``estimates`` {(badnet, model): percent} of the trigger reverse-engineering (replicate
+    1's) are drawn hatched, without error bars."""
+    estimates = estimates or {}
     badnets = list(dict.fromkeys(r["badnet"] for r in bars))
     fig, axes = plt.subplots(len(badnets), 1, figsize=(9, 3.2 * len(badnets)), squeeze=False)
     for ax, b in zip(axes[:, 0], badnets):
@@ -139,15 +142,27 @@ def summary_plot(dest, bars: list[dict]) -> None:
         )
         measured = [r["attack_success_rate"] is not None for r in mine]
         asr = [r["attack_success_rate"] for r, m in zip(mine, measured) if m]
-        ax.bar(
-            pos[measured] + 0.2,
-            [v for v, _, _ in asr],
-            0.4,
-            yerr=_yerr(asr) if asr else None,
-            capsize=2,
-            label="attack success rate",
-            color="tab:red",
-        )
+        if asr:
+            ax.bar(
+                pos[measured] + 0.2,
+                [v for v, _, _ in asr],
+                0.4,
+                yerr=_yerr(asr),
+                capsize=2,
+                label="attack success rate",
+                color="tab:red",
+            )
+        guessed = [not m and (b, r["model"]) in estimates for r, m in zip(mine, measured)]
+        if any(guessed):
+            ax.bar(
+                pos[guessed] + 0.2,
+                [estimates[(b, r["model"])] for r, g in zip(mine, guessed) if g],
+                0.4,
+                label="estimated ASR (no poisoned data)",
+                color="white",
+                edgecolor="tab:red",
+                hatch="///",
+            )
         ax.set_xticks(pos, [r["model"] for r in mine], rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, 118)  # room above 100 % for the legend, clear of the bars
         ax.set_yticks(range(0, 101, 20))
@@ -159,6 +174,8 @@ def summary_plot(dest, bars: list[dict]) -> None:
         title = f"{b}: defenses on clean and poisoned test data ({spread})"
         if not any(measured):
             title = f"{b}: defenses on clean test data (no poisoned data: ASR not measured)"
+            if any(guessed):
+                title = f"{b}: clean test accuracy ({spread}), ASR estimated without poisoned data"
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="upper right", ncol=2)
