@@ -78,11 +78,11 @@ def detect(
         "seconds": round(time.perf_counter() - start, 1),
         "stage_seconds": dict(found["seconds"], estimate=round(time.perf_counter() - clock, 1)),
     }
-    atomic.write_json(report, result)
     stamps.save(triggers, [found["triggers"][t] for t in flagged])
     shown = flagged or [_smallest(found["rows"])]
     faces = test.load_pixels()[np.linspace(0, test.n - 1, 6).astype(int)]  # several labels
     plots.trigger_picture(picture, [found["triggers"][t] for t in shown], result, faces)
+    atomic.write_json(report, result)  # last: a report is never left without its triggers
     return result
 
 
