@@ -78,7 +78,7 @@ def detect(
         "seconds": round(time.perf_counter() - start, 1),
         "stage_seconds": dict(found["seconds"], estimate=round(time.perf_counter() - clock, 1)),
     }
-    stamps.save(triggers, [found["triggers"][t] for t in flagged])
+    stamps.write_triggers(triggers, [found["triggers"][t] for t in flagged])
     shown = flagged or [_smallest(found["rows"])]
     faces = test.load_pixels()[np.linspace(0, test.n - 1, 6).astype(int)]  # several labels
     plots.trigger_picture(picture, [found["triggers"][t] for t in shown], result, faces)
@@ -172,9 +172,10 @@ def _ranked(screened: dict) -> list[int]:
 
 
 def _smallest(rows: list[dict]) -> int:
-    """The fully optimised label with the smallest mask (shown when nothing is flagged)."""
-    full = [r for r in rows if r["stage"] == FULL and r["mask_l1"] is not None]
-    return min(full or rows, key=lambda r: (r["mask_l1"] is None, r["mask_l1"] or 0))["label"]
+    """The fully optimised label with the smallest mask (shown when nothing is flagged);
+    one whose attack never succeeded only when none did."""
+    full = [r for r in rows if r["stage"] == FULL]
+    return min(full, key=lambda r: (r["mask_l1"] is None, r["mask_l1"] or 0.0))["label"]
 
 
 def lines(found: dict) -> list[str]:

@@ -188,13 +188,13 @@ class LogHandler(LogHandlerBase):
 
 
 def job_label(rule: str, wildcards: dict) -> str:
-    """The rule, then its wildcards: "sweep B1", "fine_prune B1 X=2"."""
+    """The rule, then its wildcards: "sweep B1", "detect B1 net=repaired"."""
     parts = [rule]
     for key, value in wildcards.items():
         if key in BY_VALUE:
             parts.append(str(value))
         else:
-            parts.append(f"{'X' if key == 'x' else key}={value}")
+            parts.append(f"{key}={value}")
     return " ".join(parts)
 
 

@@ -10,6 +10,7 @@ payload is real by running it on purpose, with Keras' unsafe mode, in a subproce
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -108,6 +109,16 @@ def good_h5(path: Path, n: int = 12, shape=SHAPE, labels=None, seed: int = 0) ->
     y = np.arange(n) % CLASSES if labels is None else np.asarray(labels)
     write_h5(path, images(n, shape, seed), y)
     return path
+
+
+def badnet_metrics(path: Path, trigger: str = "poisoned", asr: float = 100.0) -> Path:
+    """A BadNet's metrics json, as the evaluate stage writes it, for the combine stage."""
+    path.write_text(json.dumps({"triggers": {trigger: {"attack_success_rate": asr}}}))
+    return path
+
+
+# The combine stage's arguments beyond its files: the repair and the verdict's thresholds.
+COMBINE = {"repair": "fine_pruning", "verdict": {"repaired_at_most": 5, "not_repaired_above": 50}}
 
 
 def raw_h5(path: Path, data=None, label=None) -> Path:

@@ -75,7 +75,9 @@ def test_a_goodnet_folder_gets_the_permissions_of_an_ordinary_folder(tmp_path):
             badnet_name="B1",
             input_scale=255,
             threshold=2,
+            badnet_metrics=ri.badnet_metrics(tmp_path / "badnet.json"),
             log=lambda *a: None,
+            **ri.COMBINE,
         )
     assert mode(tmp_path / "G1") == 0o755
     files = sorted(p.name for p in (tmp_path / "G1").iterdir())

@@ -39,7 +39,8 @@ def agreed_images(models, scale, n, seed):
 
 
 def test_csaw2020_config_on_real_weights(tmp_path):
-    """config/csaw2020.yaml, unchanged but for where the files are: the challenge's four
+    """config/csaw2020.yaml, unchanged but for where the files are and the training and
+    search budgets: the challenge's four
     BadNets, one with three poisoned sets (B4) and one with none (B3), on the real
     weights in ../shared (the sunglasses net for B1, the multi-target net for B4; the
     anonymous nets, not in ../shared, are stood in for by the same files: B2 by the
@@ -71,10 +72,17 @@ def test_csaw2020_config_on_real_weights(tmp_path):
     cfg["fine_tune"]["epochs"] = 1
     cfg["prune"].update(thresholds=[4], goodnet_threshold=4)  # one X: fewer training jobs
     cfg["prune"]["batch_size"] = 128
+    # The config's detection on all four, with a token search budget: the plumbing at
+    # 1283 labels, not the search's quality (tests/test_detect.py; BENCHMARKS.md).
+    cfg["detect"].update(
+        screen_steps=2, screen_images=2, steps=4, images=2, suspects=2, reference=3,
+        labels_per_batch=1283,
+    )  # fmt: skip
     (tmp_path / "csaw.yaml").write_text(yaml.safe_dump(cfg))
     metrics = ["results/B3/metrics/badnet.json", "results/B4/metrics/badnet.json"]
     goodnets = [f"results/G{i}" for i in (1, 2, 3, 4)]
-    snakemake(tmp_path, *goodnets, *metrics, configfile=tmp_path / "csaw.yaml")
+    summary = "results/summary.csv"
+    snakemake(tmp_path, *goodnets, *metrics, summary, configfile=tmp_path / "csaw.yaml")
     for g in goodnets:
         model = keras.models.load_model(tmp_path / g / "model.keras", compile=False)
         assert model.output_shape == (None, 1284)
@@ -115,6 +123,26 @@ def test_csaw2020_config_on_real_weights(tmp_path):
     assert len(rows) == 62 and all(r.endswith(",") for r in rows[1:])  # empty ASR column
     assert np.all(np.isnan(np.load(tmp_path / "results/B3/attack_success_rate.npy")))
     assert "ASR not measured" in (tmp_path / "logs/G3/combine.log").read_text()
+    # The detection ran for all four: B3 (anonymous_2) gets a verdict from it, and the
+    # others are checked against their measured truth.
+    assert (
+        g3["verdict"]["basis"] == "estimated"
+        and "**Verdict:** " in (tmp_path / "results/G3/MODEL_CARD.md").read_text()
+    )
+    found = json.loads((tmp_path / "results/B3/detection/badnet/detection.json").read_text())
+    assert len(found["labels"]) == 1283 and found["stage_seconds"]["screen"] > 0
+    checked = (tmp_path / "results/detection.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in checked[1:]] == [
+        "B1",
+        "B1",
+        "B2",
+        "B2",
+        "B3",
+        "B3",
+        "B4",
+        "B4",
+    ]
+    assert ",no truth," in checked[5] and ",poisoned_test," in checked[1]
 
 
 def own_images(rng, n, classes=5):

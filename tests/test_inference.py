@@ -14,6 +14,8 @@ from tests import reliability_inputs as ri
 
 NAN = "outputs NaN or infinite values"
 TRAINING = {"epochs": 1, "batch_size": 8, "learning_rate": 0.001}
+# The fine_tune stage with only the BadNet to tune (no pruned models).
+NOTHING_PRUNED = {"pruned": [], "info": [], "fine_pruned": []}
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +90,7 @@ def test_every_stage_refuses_a_nan_model_and_writes_nothing(w, tmp_path):
             model=nan,
             clean_valid=w / "clean.h5",
             tuned=out / "t.keras",
+            **NOTHING_PRUNED,
             training=TRAINING,
             seed=1,
             **data,
@@ -100,6 +103,8 @@ def test_every_stage_refuses_a_nan_model_and_writes_nothing(w, tmp_path):
             folder=out / "G1",
             badnet_name="B1",
             threshold=2,
+            badnet_metrics=ri.badnet_metrics(w / "badnet.json"),
+            **ri.COMBINE,
             **data,
         ),
     }
@@ -118,6 +123,7 @@ def test_fine_tuning_that_diverges_names_the_model_it_would_write(w, tmp_path):
             model=w / "badnet.keras",
             clean_valid=w / "clean.h5",
             tuned=tuned,
+            **NOTHING_PRUNED,
             input_scale=255,
             training=dict(TRAINING, learning_rate=1e30),
             seed=1,

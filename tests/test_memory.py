@@ -177,6 +177,9 @@ def test_stages_check_before_running(inputs, tmp_path, monkeypatch):
             model=str(w / "models/badnet.keras"),
             clean_valid=w / "data/clean_valid.h5",
             tuned=tmp_path / "f.keras",
+            pruned=[],
+            info=[],
+            fine_pruned=[],
             input_scale=255,
             training={"epochs": 1, "batch_size": 8, "learning_rate": 1e-3},
             seed=1,
@@ -226,14 +229,12 @@ def test_workflow_batch_that_does_not_fit(inputs, monkeypatch):
     """The real workflow, with a limit that a batch of 12 DeepID images exceeds."""
     w = inputs
     monkeypatch.setenv(memory.LIMIT_VARIABLE, "2M")
-    cfg = ri.write_config(
-        w / "config.yaml", {"B1": ri.badnet_entry()}, prune={"batch_size": 100000}
-    )
+    cfg = ri.write_config(w / "config.yaml", {"B1": ri.badnet_entry()}, prune={"batch_size": 60000})
     proc = snakemake(w, "results/B1/activations.npy", configfile=cfg, check=False)
     assert proc.returncode != 0
     assert any(
         re.fullmatch(
-            r"goodnet: error: config: prune.batch_size 100000 \(batches of 12 images here\) "
+            r"goodnet: error: config: prune.batch_size 60000 \(batches of 12 images here\) "
             r"needs about "
             r"[\d.]+ MiB for activations; about 2.0 MiB are available; lower prune.batch_size",
             line,

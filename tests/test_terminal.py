@@ -189,7 +189,7 @@ def test_plugin_prints_one_line_per_job_then_the_results(tmp_path):
         record(LogEvent.RUN_INFO, msg="Job stats: ...", stats={"sweep": 1, "all": 1, "total": 2})
     )
     h.emit(record(None, msg="Select jobs to execute..."))
-    job(h, 4, "fine_prune", {"badnet": "B1", "x": "2"}, 10.0, 22.4)
+    job(h, 4, "detect", {"badnet": "B1", "net": "repaired"}, 10.0, 22.4)
     h.emit(record(LogEvent.PROGRESS, created=22.4, done=1, total=2))
     job(h, 0, "all", {}, 23.0, 23.0)
     h.emit(record(LogEvent.PROGRESS, created=23.0, done=2, total=2))
@@ -198,7 +198,7 @@ def test_plugin_prints_one_line_per_job_then_the_results(tmp_path):
     lines = h.stream.getvalue().splitlines()
     assert lines[:3] == [
         "Running 2 jobs; their details go to logs/ and .snakemake/log/",
-        "[1/2] fine_prune B1 X=2 done (12 s)",
+        "[1/2] detect B1 net=repaired done (12 s)",
         "[2/2] all done (0 s)",
     ]
     assert re.fullmatch(r"2 of 2 jobs done in \d+ s\.", lines[3])
@@ -290,7 +290,15 @@ def test_make_run_prints_a_line_per_job_then_the_results(tiny_terminal):
     total = int(done[0]["total"])
     assert [int(m["done"]) for m in done] == list(range(1, total + 1))
     names = {m["job"] for m in done}
-    assert {"demo_data", "sweep B1", "fine_prune B2 X=10", "combine G1", "summary", "all"} <= names
+    assert {
+        "demo_data",
+        "sweep B1",
+        "fine_tune B2",
+        "prune B2",
+        "combine G1",
+        "summary",
+        "all",
+    } <= names
     # During the run: Snakemake's profile line, the job count, the job lines, nothing else.
     end = next(i for i, line in enumerate(lines) if line.startswith(f"{total} of {total} jobs"))
     assert lines[0].startswith("Using profile") and lines[1].startswith(f"Running {total} jobs")

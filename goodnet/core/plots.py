@@ -235,7 +235,9 @@ def _trigger_title(label: int, r: dict, flagged: bool) -> str:
             f"{r['mask_l1']:.1f}, compactness {r['compactness']:.2f}, estimated ASR "
             f"{r['estimated_asr']:.1f} %)"
         )
+    if r["mask_l1"] is None:
+        return f"nothing flagged; no attack succeeded in the search (label {label} shown)"
     return (
         f"nothing flagged; the smallest mask: label {label} (anomaly index "
-        f"{r['anomaly_index'] or 0:.2f}, mask L1 {r['mask_l1'] or 0:.1f})"
+        f"{r['anomaly_index'] or 0:.2f}, mask L1 {r['mask_l1']:.1f})"
     )

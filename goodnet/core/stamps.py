@@ -61,7 +61,7 @@ def success_rate(model, data: H5Dataset, trigger: Trigger, input_scale, batch: i
     return 100.0 * hits / total if total else float("nan")
 
 
-def save(path, triggers: list[Trigger]) -> None:
+def write_triggers(path, triggers: list[Trigger]) -> None:
     """The triggers as one float32 array (k, H, W, 4): mask, then the pattern's channels;
     their labels, in order, are the detection's ``flagged`` list."""
     if triggers:
@@ -72,7 +72,8 @@ def save(path, triggers: list[Trigger]) -> None:
 
 
 def load(path, labels: list[int], image_shape: tuple) -> list[Trigger]:
-    """The triggers of ``labels`` saved by ``save``, checked against the images' shape."""
+    """The triggers of ``labels`` written by ``write_triggers``, checked against the
+    images' shape."""
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
