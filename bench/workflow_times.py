@@ -166,7 +166,7 @@ def table(by_rule: dict[str, RuleTimes], wall) -> str:
 
 
 def write(block: str, report: Path) -> None:
-    write_between(report, BEGIN, END, block, "Workflow time")
+    write_between(report, BEGIN, END, block, "The first run")
 
 
 def write_between(report: Path, begin: str, end: str, block: str, heading: str) -> None:

@@ -115,13 +115,7 @@ def search(net, valid, input_scale, settings: dict, seed: int, *, source, log=pr
     seconds["full"] = round(time.perf_counter() - clock, 1)
     norms = {int(t): (full.get(int(t)) or screened[int(t)]).norm for t in every}
     index, median, mad = anomaly_indices(norms, reference)
-    flagged = [
-        t
-        for t in sorted(full)
-        if np.isfinite(norms[t])
-        and norms[t] < median
-        and (index[t] or 0) > settings["anomaly_threshold"]
-    ]
+    flagged = flagged_labels(sorted(full), norms, index, median, settings["anomaly_threshold"])
     rows = [
         {
             "label": t,
@@ -156,6 +150,16 @@ def anomaly_indices(norms: dict, reference: list[int]) -> tuple[dict, float, flo
         t: abs(n - median) / mad if np.isfinite(n) and mad > 0 else None for t, n in norms.items()
     }
     return index, median, mad
+
+
+def flagged_labels(candidates, norms: dict, index: dict, median: float, threshold: float):
+    """The ``candidates`` whose mask norm is below the median and whose anomaly index
+    exceeds ``threshold``: every one of them, since a BadNet may have several targets."""
+    return [
+        t
+        for t in candidates
+        if np.isfinite(norms[t]) and norms[t] < median and (index[t] or 0) > threshold
+    ]
 
 
 def _ranked(screened: dict) -> list[int]:

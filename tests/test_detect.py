@@ -132,6 +132,15 @@ def test_anomaly_index_on_hand_computed_norms():
     assert median == 100.0
 
 
+def test_several_small_masks_are_all_flagged():
+    """A multi-target BadNet (CSAW's has three triggers) yields one flag per target; a
+    label far above the median is an outlier too, but not a target."""
+    norms = {0: 10.0, 1: 14.0, 2: 95.0, 3: 100.0, 4: 105.0, 5: 98.0, 6: 102.0, 7: 400.0}
+    index, median, _ = det.anomaly_indices(norms, list(norms))
+    assert det.flagged_labels(list(norms), norms, index, median, 2.0) == [0, 1]
+    assert index[7] > 2.0
+
+
 def test_a_patch_badnet_is_flagged_with_its_target(tiny, tmp_path):
     tmp, f = tiny
     assert asr(f["badnet"], f["poisoned"]) > 90  # the backdoor works
