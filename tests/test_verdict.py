@@ -76,8 +76,13 @@ def test_estimated_verdict_takes_the_larger_residual():
     again = detection([3], {3: 40.0})
     residual = v.residual_asr([3], {3: 2.0}, again)
     assert residual == {3: 40.0}
-    out = v.estimated(bad, residual, THRESHOLDS)
+    out = v.estimated(bad, residual, THRESHOLDS, transfer={3: 2.0})
     assert out["verdict"] == v.PARTLY and "an estimate" in out["text"]
+    # the words say which number decided: the transfer, then the repaired net's own search
+    assert "98.00 % of clean test images to it in the BadNet and 2.00 % after" in out["text"]
+    assert "flags label 3 again, with a trigger that sends 40.00 %" in out["text"]
+    alone = v.estimated(bad, {3: 2.0}, THRESHOLDS, transfer={3: 2.0})
+    assert alone["verdict"] == v.REPAIRED and "again" not in alone["text"]
     assert v.residual_asr([3], {3: 2.0}, detection([7], {7: 90.0})) == {3: 2.0}
 
 

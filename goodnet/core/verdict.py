@@ -47,11 +47,14 @@ def measured(badnet_asr: dict, repaired_asr: dict, thresholds: dict) -> dict:
     )
 
 
-def estimated(badnet_detection: dict | None, residual: dict, thresholds: dict) -> dict:
+def estimated(
+    badnet_detection: dict | None, residual: dict, thresholds: dict, transfer=None
+) -> dict:
     """The verdict without poisoned data, from the trigger reverse-engineering:
     ``badnet_detection`` (the BadNet's detection.json, None when detection did not run)
     and ``residual``, {label: percent} of the BadNet's flagged labels, the estimated ASR
-    that is left after the repair (``residual_asr``)."""
+    that is left after the repair (``residual_asr``); ``transfer``, the part of it that
+    the BadNet's own reversed triggers give, says which of the two decided."""
     if badnet_detection is None:
         return _verdict(
             NOT_CHECKED,
@@ -69,13 +72,18 @@ def estimated(badnet_detection: dict | None, residual: dict, thresholds: dict) -
         )
     worst = max(residual, key=residual.get)
     before = {r["label"]: r["estimated_asr"] for r in badnet_detection["labels"]}
-    return _verdict(
-        by_rate(residual[worst], thresholds),
-        "estimated",
+    moved = (transfer or {}).get(worst, residual[worst])
+    text = (
         f"an estimate without poisoned data: the BadNet's reversed trigger for label "
         f"{worst} sends {before[worst]:.2f} % of clean test images to it in the BadNet and "
-        f"{residual[worst]:.2f} % after the repair",
+        f"{moved:.2f} % after the repair"
     )
+    if residual[worst] > moved:  # the repaired net's own search decided
+        text += (
+            f"; a search of the repaired net flags label {worst} again, with a trigger that "
+            f"sends {residual[worst]:.2f} %"
+        )
+    return _verdict(by_rate(residual[worst], thresholds), "estimated", text)
 
 
 def residual_asr(flagged: list[int], transfer: dict, repaired_detection: dict | None) -> dict:
@@ -113,7 +121,7 @@ def of_model(m: dict, badnet_m: dict, detections: dict, thresholds: dict) -> dic
     transfer = {int(t): v for t, v in ((m.get("estimate") or {}).get("by_label") or {}).items()}
     flagged = badnet_detection["flagged"] if badnet_detection else []
     residual = residual_asr(flagged, transfer, detections.get("repaired"))
-    return estimated(badnet_detection, residual, thresholds)
+    return estimated(badnet_detection, residual, thresholds, transfer)
 
 
 def _asr(m: dict) -> dict:
