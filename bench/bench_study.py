@@ -77,6 +77,7 @@ t0 = time.perf_counter()
 import numpy as np
 from goodnet.core import inference, model_io
 from goodnet import sweep
+from goodnet.core import sweep_table
 from goodnet.core.data_io import H5Dataset
 model = model_io.load(sys.argv[1], sys.argv[2] or None)
 order = sweep_table.pruning_order(np.load(sys.argv[3]))

@@ -75,7 +75,9 @@ def _to_regex(pattern: str) -> re.Pattern:
     for m in re.finditer(r"\{([^{}]+)\}", pattern):
         out.append(re.escape(pattern[pos : m.start()]))
         name, _, constraint = m.group(1).partition(",")
-        out.append(f"(?P<{name.strip()}>{constraint.strip() or '[^/]+'})")
+        # A replicate's run is "<B>/rep<r>" (rules/common.smk's badnet constraint).
+        default = r"[^/]+(?:/rep\d+)?" if name.strip() == "badnet" else "[^/]+"
+        out.append(f"(?P<{name.strip()}>{constraint.strip() or default})")
         pos = m.end()
     out.append(re.escape(pattern[pos:]))
     return re.compile("".join(out) + "$")

@@ -175,7 +175,9 @@ def summary_plot(dest, bars: list[dict], estimates: dict | None = None) -> None:
         if not any(measured):
             title = f"{b}: defenses on clean test data (no poisoned data: ASR not measured)"
             if any(guessed):
-                title = f"{b}: clean test accuracy ({spread}), ASR estimated without poisoned data"
+                title = f"{b}: clean test accuracy ({spread}); ASR estimated without poisoned data"
+                if k > 1:
+                    title += " (replicate 1's)"
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="upper right", ncol=2)
