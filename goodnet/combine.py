@@ -85,7 +85,8 @@ def combine(
         m["estimate"] = estimate(g, clean, found, input_scale)
     name = Path(folder).name
     m.update(model=name, badnet=badnet_name, replicate=1, threshold=threshold)
-    m["verdict"] = judge.of_model(m, _json(badnet_metrics), detections, verdict)
+    unlearned = repair == "unlearning"
+    m["verdict"] = judge.of_model(m, _json(badnet_metrics), detections, verdict, unlearned)
     replicas = [json.loads(Path(p).read_text()) for p in spread]
     meta = {
         "badnet": badnet_name,

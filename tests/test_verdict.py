@@ -83,6 +83,17 @@ def test_estimated_verdict_takes_the_larger_residual():
     assert "flags label 3 again, with a trigger that sends 40.00 %" in out["text"]
     alone = v.estimated(bad, {3: 2.0}, THRESHOLDS, transfer={3: 2.0})
     assert alone["verdict"] == v.REPAIRED and "again" not in alone["text"]
+
+
+def test_an_unlearned_net_is_told_that_its_estimate_is_optimistic():
+    """Unlearning is trained on the reversed trigger the estimate tries again."""
+    bad = detection([3], {3: 98.0})
+    out = v.estimated(bad, {3: 0.3}, THRESHOLDS, transfer={3: 0.3}, unlearned=True)
+    assert out["text"].endswith(v.TRAINED_ON_IT) and "optimistic" in out["text"]
+    assert v.TRAINED_ON_IT not in v.estimated(bad, {3: 0.3}, THRESHOLDS, transfer={3: 0.3})["text"]
+    # where the unlearned net's own search decided, that search is independent of it
+    own = v.estimated(bad, {3: 40.0}, THRESHOLDS, transfer={3: 0.3}, unlearned=True)
+    assert v.TRAINED_ON_IT not in own["text"] and "again" in own["text"]
     assert v.residual_asr([3], {3: 2.0}, detection([7], {7: 90.0})) == {3: 2.0}
 
 

@@ -47,14 +47,28 @@ def measured(badnet_asr: dict, repaired_asr: dict, thresholds: dict) -> dict:
     )
 
 
+# Unlearning is trained on the BadNet's reversed trigger, so that trigger's success on the
+# unlearned net says little: in the demo study it read 0.13-0.26 % where the withheld
+# poisoned data measured 1.67-10.51 % (docs/RESULTS.md).
+TRAINED_ON_IT = (
+    "; the repair was trained against this very trigger, so this estimate is optimistic "
+    "(the demo study: 0.13-0.26 % estimated, 1.67-10.51 % measured)"
+)
+
+
 def estimated(
-    badnet_detection: dict | None, residual: dict, thresholds: dict, transfer=None
+    badnet_detection: dict | None,
+    residual: dict,
+    thresholds: dict,
+    transfer=None,
+    unlearned: bool = False,
 ) -> dict:
     """The verdict without poisoned data, from the trigger reverse-engineering:
     ``badnet_detection`` (the BadNet's detection.json, None when detection did not run)
     and ``residual``, {label: percent} of the BadNet's flagged labels, the estimated ASR
     that is left after the repair (``residual_asr``); ``transfer``, the part of it that
-    the BadNet's own reversed triggers give, says which of the two decided."""
+    the BadNet's own reversed triggers give, says which of the two decided; ``unlearned``:
+    the repair was trained on those triggers, which the words then say."""
     if badnet_detection is None:
         return _verdict(
             NOT_CHECKED,
@@ -83,6 +97,8 @@ def estimated(
             f"; a search of the repaired net flags label {worst} again, with a trigger that "
             f"sends {residual[worst]:.2f} %"
         )
+    elif unlearned:
+        text += TRAINED_ON_IT
     return _verdict(by_rate(residual[worst], thresholds), "estimated", text)
 
 
@@ -110,18 +126,21 @@ def line(v: dict) -> str:
     return f"**Verdict:** {v['verdict']} ({v['text']})."
 
 
-def of_model(m: dict, badnet_m: dict, detections: dict, thresholds: dict) -> dict:
+def of_model(
+    m: dict, badnet_m: dict, detections: dict, thresholds: dict, unlearned: bool = False
+) -> dict:
     """The verdict on a repaired model (or GoodNet) with metrics ``m``, beside its BadNet's
     ``badnet_m``: measured where the poisoned test data exist, else estimated from
     ``detections`` ({"badnet": json, "repaired": json}, either may be absent) and the
-    model's own ``estimate`` (the BadNet's reversed triggers tried on it)."""
+    model's own ``estimate`` (the BadNet's reversed triggers tried on it); ``unlearned``:
+    the model was repaired by unlearning those triggers."""
     if m["triggers"]:
         return measured(_asr(badnet_m), _asr(m), thresholds)
     badnet_detection = detections.get("badnet")
     transfer = {int(t): v for t, v in ((m.get("estimate") or {}).get("by_label") or {}).items()}
     flagged = badnet_detection["flagged"] if badnet_detection else []
     residual = residual_asr(flagged, transfer, detections.get("repaired"))
-    return estimated(badnet_detection, residual, thresholds, transfer)
+    return estimated(badnet_detection, residual, thresholds, transfer, unlearned)
 
 
 def _asr(m: dict) -> dict:
@@ -140,7 +159,8 @@ def annotate(rows: list[dict], found: dict, repaired: str, thresholds: dict) -> 
             r["verdict"] = ""
             continue
         own = {k: v for k, v in dets.items() if k == "badnet" or r["model"] == repaired}
-        v = r.get("verdict") or of_model(r, badnets[(r["badnet"], r["replicate"])], own, thresholds)
+        bad = badnets[(r["badnet"], r["replicate"])]
+        v = r.get("verdict") or of_model(r, bad, own, thresholds, r["model"] == "unlearned")
         r["verdict"] = v["verdict"]
 
 
