@@ -118,6 +118,32 @@ def _yerr(bars: list[tuple[float, float, float]]) -> np.ndarray:
     return np.maximum(0.0, [[v - lo for v, lo, _ in bars], [hi - v for v, _, hi in bars]])
 
 
+def _interval_bars(ax, x, cells: list[tuple[float, float, float]], label: str, color) -> None:
+    """Bars of the (value, low, high) ``cells`` at ``x`` with their intervals."""
+    ax.bar(
+        x,
+        [v for v, _, _ in cells],
+        0.4,
+        yerr=_yerr(cells),
+        capsize=2,
+        label=label,
+        color=color,
+    )
+
+
+def _panel_title(badnet: str, replicates: int, measured: bool, estimated: bool) -> str:
+    """A summary panel's title: what its bars are, and what their error bars mean."""
+    spread = "95 % Wilson interval"
+    if replicates > 1:  # the GoodNet is made from replicate 1 only: its bar is one run's
+        spread = f"mean of {replicates} replicates, 95 % t interval; one run: Wilson"
+    if measured:
+        return f"{badnet}: defenses on clean and poisoned test data ({spread})"
+    if not estimated:
+        return f"{badnet}: defenses on clean test data (no poisoned data: ASR not measured)"
+    title = f"{badnet}: clean test accuracy ({spread}); ASR estimated without poisoned data"
+    return title + (" (replicate 1's)" if replicates > 1 else "")
+
+
 def summary_plot(dest, bars: list[dict], estimates: dict | None = None) -> None:
     """Grouped bars: clean accuracy and ASR per model, one panel per BadNet, with 95 %
     error bars (``replicate_stats.error_bars``: the t interval of the mean over the
@@ -131,27 +157,11 @@ def summary_plot(dest, bars: list[dict], estimates: dict | None = None) -> None:
         mine = [r for r in bars if r["badnet"] == b]
         pos = np.arange(len(mine))
         clean = [r["clean_accuracy"] for r in mine]
-        ax.bar(
-            pos - 0.2,
-            [v for v, _, _ in clean],
-            0.4,
-            yerr=_yerr(clean),
-            capsize=2,
-            label="clean test accuracy",
-            color="tab:blue",
-        )
+        _interval_bars(ax, pos - 0.2, clean, "clean test accuracy", "tab:blue")
         measured = [r["attack_success_rate"] is not None for r in mine]
         asr = [r["attack_success_rate"] for r, m in zip(mine, measured) if m]
         if asr:
-            ax.bar(
-                pos[measured] + 0.2,
-                [v for v, _, _ in asr],
-                0.4,
-                yerr=_yerr(asr),
-                capsize=2,
-                label="attack success rate",
-                color="tab:red",
-            )
+            _interval_bars(ax, pos[measured] + 0.2, asr, "attack success rate", "tab:red")
         guessed = [not m and (b, r["model"]) in estimates for r, m in zip(mine, measured)]
         if any(guessed):
             ax.bar(
@@ -168,17 +178,7 @@ def summary_plot(dest, bars: list[dict], estimates: dict | None = None) -> None:
         ax.set_yticks(range(0, 101, 20))
         ax.set_ylabel("percent")
         k = max(r["replicates"] for r in mine)
-        spread = "95 % Wilson interval"
-        if k > 1:  # the GoodNet is made from replicate 1 only: its bar is one run's
-            spread = f"mean of {k} replicates, 95 % t interval; one run: Wilson"
-        title = f"{b}: defenses on clean and poisoned test data ({spread})"
-        if not any(measured):
-            title = f"{b}: defenses on clean test data (no poisoned data: ASR not measured)"
-            if any(guessed):
-                title = f"{b}: clean test accuracy ({spread}); ASR estimated without poisoned data"
-                if k > 1:
-                    title += " (replicate 1's)"
-        ax.set_title(title, fontsize=10)
+        ax.set_title(_panel_title(b, k, any(measured), any(guessed)), fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="upper right", ncol=2)
     fig.tight_layout()
